@@ -1,0 +1,356 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "catalog/catalog.h"
+
+#include <sqlite3.h>
+
+#include <functional>
+#include <nlohmann/json.hpp>
+
+#include "catalog/sqlite_vfs.h"
+
+namespace rwd::catalog {
+
+namespace {
+
+Error sql_error(sqlite3* db, std::string_view what) {
+  int code = sqlite3_errcode(db);
+  std::string msg = fmt::format("catalog: {}: {}", what, sqlite3_errmsg(db));
+  switch (code & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED: return Error(ErrorCode::kBusy, msg);
+    case SQLITE_FULL: return Error(ErrorCode::kNoSpace, msg);
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB: return Error(ErrorCode::kCorruptedData, msg);
+    case SQLITE_PERM:
+    case SQLITE_READONLY:
+    case SQLITE_AUTH: return Error(ErrorCode::kPermissionDenied, msg);
+    case SQLITE_CANTOPEN: return Error(ErrorCode::kNotFound, msg);
+    default: return Error(ErrorCode::kIo, msg);
+  }
+}
+
+// A prepared statement, finalized on scope exit.
+class Stmt {
+ public:
+  Stmt(sqlite3* db, const char* sql) : db_(db) {
+    rc_ = sqlite3_prepare_v2(db, sql, -1, &st_, nullptr);
+  }
+  ~Stmt() { sqlite3_finalize(st_); }
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+  bool ok() const { return rc_ == SQLITE_OK; }
+  Stmt& bind(int i, int64_t v) {
+    sqlite3_bind_int64(st_, i, v);
+    return *this;
+  }
+  Stmt& bind(int i, const std::string& v) {
+    sqlite3_bind_text(st_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  Stmt& bind_blob(int i, const std::string& v) {
+    sqlite3_bind_blob(st_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  // SQLITE_ROW -> true, SQLITE_DONE -> false.
+  Result<bool> step() {
+    if (!ok()) return fail(sql_error(db_, "prepare"));
+    int rc = sqlite3_step(st_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    return fail(sql_error(db_, "step"));
+  }
+  Status run() {
+    REWIND_ASSIGN_OR_RETURN(bool row, step());
+    (void)row;
+    return rwd::ok();
+  }
+  int64_t i64(int c) { return sqlite3_column_int64(st_, c); }
+  std::string text(int c) {
+    auto* p = sqlite3_column_text(st_, c);
+    return p ? std::string(reinterpret_cast<const char*>(p), static_cast<size_t>(sqlite3_column_bytes(st_, c))) : std::string();
+  }
+  std::string blob(int c) {
+    auto* p = static_cast<const char*>(sqlite3_column_blob(st_, c));
+    return p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(st_, c))) : std::string();
+  }
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* st_ = nullptr;
+  int rc_;
+};
+
+const char* kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS points(
+  id INTEGER PRIMARY KEY, name TEXT NOT NULL, description TEXT NOT NULL, kind TEXT NOT NULL,
+  cause TEXT NOT NULL, time_ns INTEGER NOT NULL, user TEXT NOT NULL, host TEXT NOT NULL,
+  kernel TEXT NOT NULL, tags TEXT NOT NULL, pinned INTEGER NOT NULL, pre_id INTEGER NOT NULL,
+  root_seq INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS snapshots(
+  point_id INTEGER NOT NULL, component TEXT NOT NULL, adapter TEXT NOT NULL,
+  category TEXT NOT NULL, paths TEXT NOT NULL, manifest TEXT NOT NULL, entries INTEGER NOT NULL,
+  size INTEGER NOT NULL, stored INTEGER NOT NULL, added INTEGER NOT NULL,
+  PRIMARY KEY(point_id, component));
+CREATE TABLE IF NOT EXISTS packs(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, size INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS chunks(
+  id BLOB PRIMARY KEY, pack INTEGER NOT NULL, offset INTEGER NOT NULL, stored_len INTEGER NOT NULL,
+  raw_len INTEGER NOT NULL, type INTEGER NOT NULL, codec INTEGER NOT NULL) WITHOUT ROWID;
+)sql";
+
+}  // namespace
+
+Result<std::unique_ptr<Catalog>> Catalog::open(io::Fs& fs, const std::string& path, bool create) {
+  REWIND_ASSIGN_OR_RETURN(std::string vfs, vfs_name_for(fs));
+  sqlite3* db = nullptr;
+  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
+  int rc = sqlite3_open_v2(path.c_str(), &db, flags, vfs.c_str());
+  if (rc != SQLITE_OK) {
+    Error e = db ? sql_error(db, fmt::format("open {}", path))
+                 : Error(ErrorCode::kIo, fmt::format("catalog: cannot open {}", path));
+    sqlite3_close(db);
+    return fail(e);
+  }
+  sqlite3_busy_timeout(db, 10000);
+  std::unique_ptr<Catalog> c(new Catalog(db));
+  // synchronous=FULL: a committed transaction survives power loss, which the
+  // write order of DESIGN.md relies on (the snapshot row is the last step).
+  REWIND_TRY(c->exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=OFF;"));
+  if (create) {
+    REWIND_TRY(c->exec(kSchema));
+    REWIND_ASSIGN_OR_RETURN(auto v, c->get_meta("schema_version"));
+    if (!v) REWIND_TRY(c->set_meta("schema_version", std::to_string(kSchemaVersion)));
+  }
+  REWIND_ASSIGN_OR_RETURN(auto v, c->get_meta("schema_version"));
+  if (!v) return fail(Error::corrupted_data("catalog {} has no schema version (run `rewind repair`)", path));
+  if (*v != std::to_string(kSchemaVersion))
+    return fail(Error::invalid_state("catalog {} has schema version {}, this rewind reads {}", path, *v, kSchemaVersion));
+  return c;
+}
+
+Catalog::~Catalog() { sqlite3_close(db_); }
+
+Status Catalog::exec(const char* sql) {
+  char* err = nullptr;
+  if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+    Error e = sql_error(db_, err ? err : "exec");
+    sqlite3_free(err);
+    return fail(e);
+  }
+  return ok();
+}
+
+Status Catalog::begin() { return exec("BEGIN IMMEDIATE"); }
+Status Catalog::commit() { return exec("COMMIT"); }
+Status Catalog::rollback() { return exec("ROLLBACK"); }
+
+Result<std::optional<std::string>> Catalog::get_meta(const std::string& key) {
+  Stmt s(db_, "SELECT value FROM meta WHERE key=?");
+  if (!s.ok()) {
+    // A catalog without the meta table has no schema.
+    return std::optional<std::string>();
+  }
+  s.bind(1, key);
+  REWIND_ASSIGN_OR_RETURN(bool row, s.step());
+  if (!row) return std::optional<std::string>();
+  return std::optional<std::string>(s.text(0));
+}
+
+Status Catalog::set_meta(const std::string& key, const std::string& value) {
+  Stmt s(db_, "INSERT INTO meta(key,value) VALUES(?,?) ON CONFLICT(key) DO UPDATE SET value=excluded.value");
+  s.bind(1, key).bind(2, value);
+  return s.run();
+}
+
+namespace {
+const char* kPointCols =
+    "id,name,description,kind,cause,time_ns,user,host,kernel,tags,pinned,pre_id,root_seq";
+
+PointRow read_point(Stmt& s) {
+  PointRow p;
+  p.id = s.i64(0);
+  p.name = s.text(1);
+  p.description = s.text(2);
+  p.kind = s.text(3);
+  p.cause = s.text(4);
+  p.time_ns = s.i64(5);
+  p.user = s.text(6);
+  p.host = s.text(7);
+  p.kernel = s.text(8);
+  auto tags = nlohmann::json::parse(s.text(9), nullptr, false);
+  if (tags.is_array())
+    for (auto& t : tags)
+      if (t.is_string()) p.tags.push_back(t.get<std::string>());
+  p.pinned = s.i64(10) != 0;
+  p.pre_id = s.i64(11);
+  p.root_seq = s.i64(12);
+  return p;
+}
+
+std::vector<std::string> parse_list(const std::string& text) {
+  std::vector<std::string> out;
+  auto j = nlohmann::json::parse(text, nullptr, false);
+  if (j.is_array())
+    for (auto& t : j)
+      if (t.is_string()) out.push_back(t.get<std::string>());
+  return out;
+}
+}  // namespace
+
+Result<std::vector<PointRow>> Catalog::list_points() {
+  Stmt s(db_, fmt::format("SELECT {} FROM points ORDER BY id", kPointCols).c_str());
+  std::vector<PointRow> out;
+  while (true) {
+    REWIND_ASSIGN_OR_RETURN(bool row, s.step());
+    if (!row) break;
+    out.push_back(read_point(s));
+  }
+  return out;
+}
+
+Result<std::optional<PointRow>> Catalog::get_point(int64_t id) {
+  Stmt s(db_, fmt::format("SELECT {} FROM points WHERE id=?", kPointCols).c_str());
+  s.bind(1, id);
+  REWIND_ASSIGN_OR_RETURN(bool row, s.step());
+  if (!row) return std::optional<PointRow>();
+  return std::optional<PointRow>(read_point(s));
+}
+
+Result<int64_t> Catalog::max_point_id() {
+  Stmt s(db_, "SELECT COALESCE(MAX(id),0) FROM points");
+  REWIND_ASSIGN_OR_RETURN(bool row, s.step());
+  return row ? s.i64(0) : 0;
+}
+
+Status Catalog::insert_point(const PointRow& p) {
+  Stmt s(db_, fmt::format("INSERT OR REPLACE INTO points({}) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)", kPointCols).c_str());
+  s.bind(1, p.id).bind(2, p.name).bind(3, p.description).bind(4, p.kind).bind(5, p.cause);
+  s.bind(6, p.time_ns).bind(7, p.user).bind(8, p.host).bind(9, p.kernel);
+  s.bind(10, nlohmann::json(p.tags).dump()).bind(11, int64_t{p.pinned}).bind(12, p.pre_id).bind(13, p.root_seq);
+  return s.run();
+}
+
+Status Catalog::delete_point(int64_t id) {
+  Stmt a(db_, "DELETE FROM snapshots WHERE point_id=?");
+  a.bind(1, id);
+  REWIND_TRY(a.run());
+  Stmt b(db_, "DELETE FROM points WHERE id=?");
+  b.bind(1, id);
+  return b.run();
+}
+
+Result<std::vector<SnapshotRow>> Catalog::snapshots(int64_t point_id) {
+  Stmt s(db_,
+         "SELECT point_id,component,adapter,category,paths,manifest,entries,size,stored,added "
+         "FROM snapshots WHERE point_id=? ORDER BY rowid");
+  s.bind(1, point_id);
+  std::vector<SnapshotRow> out;
+  while (true) {
+    REWIND_ASSIGN_OR_RETURN(bool row, s.step());
+    if (!row) break;
+    SnapshotRow r;
+    r.point_id = s.i64(0);
+    r.component = s.text(1);
+    r.adapter = s.text(2);
+    r.category = s.text(3);
+    r.paths = parse_list(s.text(4));
+    r.manifest = s.text(5);
+    r.entries = static_cast<uint64_t>(s.i64(6));
+    r.size = static_cast<uint64_t>(s.i64(7));
+    r.stored = static_cast<uint64_t>(s.i64(8));
+    r.added = static_cast<uint64_t>(s.i64(9));
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+Status Catalog::insert_snapshot(const SnapshotRow& r) {
+  Stmt s(db_,
+         "INSERT OR REPLACE INTO snapshots(point_id,component,adapter,category,paths,manifest,entries,"
+         "size,stored,added) VALUES(?,?,?,?,?,?,?,?,?,?)");
+  s.bind(1, r.point_id).bind(2, r.component).bind(3, r.adapter).bind(4, r.category);
+  s.bind(5, nlohmann::json(r.paths).dump()).bind(6, r.manifest);
+  s.bind(7, static_cast<int64_t>(r.entries)).bind(8, static_cast<int64_t>(r.size));
+  s.bind(9, static_cast<int64_t>(r.stored)).bind(10, static_cast<int64_t>(r.added));
+  return s.run();
+}
+
+Result<std::vector<PackRow>> Catalog::list_packs() {
+  Stmt s(db_, "SELECT id,name,size FROM packs ORDER BY id");
+  std::vector<PackRow> out;
+  while (true) {
+    REWIND_ASSIGN_OR_RETURN(bool row, s.step());
+    if (!row) break;
+    out.push_back(PackRow{s.i64(0), s.text(1), static_cast<uint64_t>(s.i64(2))});
+  }
+  return out;
+}
+
+Result<int64_t> Catalog::insert_pack(const std::string& name, uint64_t size) {
+  Stmt s(db_, "INSERT INTO packs(name,size) VALUES(?,?) ON CONFLICT(name) DO NOTHING");
+  s.bind(1, name).bind(2, static_cast<int64_t>(size));
+  REWIND_TRY(s.run());
+  Stmt q(db_, "SELECT id FROM packs WHERE name=?");
+  q.bind(1, name);
+  REWIND_ASSIGN_OR_RETURN(bool row, q.step());
+  if (!row) return fail(Error::io("catalog: pack {} vanished", name));
+  return q.i64(0);
+}
+
+Status Catalog::insert_chunk(const ChunkRow& c) {
+  Stmt s(db_,
+         "INSERT OR IGNORE INTO chunks(id,pack,offset,stored_len,raw_len,type,codec) "
+         "VALUES(?,?,?,?,?,?,?)");
+  s.bind_blob(1, c.id).bind(2, c.pack).bind(3, static_cast<int64_t>(c.offset));
+  s.bind(4, int64_t{c.stored_len}).bind(5, int64_t{c.raw_len}).bind(6, int64_t{c.type}).bind(7, int64_t{c.codec});
+  return s.run();
+}
+
+Result<std::optional<std::pair<ChunkRow, std::string>>> Catalog::find_chunk(const std::string& id) {
+  Stmt s(db_,
+         "SELECT c.pack,c.offset,c.stored_len,c.raw_len,c.type,c.codec,p.name FROM chunks c "
+         "JOIN packs p ON p.id=c.pack WHERE c.id=?");
+  s.bind_blob(1, id);
+  REWIND_ASSIGN_OR_RETURN(bool row, s.step());
+  using R = std::optional<std::pair<ChunkRow, std::string>>;
+  if (!row) return R();
+  ChunkRow c;
+  c.id = id;
+  c.pack = s.i64(0);
+  c.offset = static_cast<uint64_t>(s.i64(1));
+  c.stored_len = static_cast<uint32_t>(s.i64(2));
+  c.raw_len = static_cast<uint32_t>(s.i64(3));
+  c.type = static_cast<uint8_t>(s.i64(4));
+  c.codec = static_cast<uint8_t>(s.i64(5));
+  return R(std::make_pair(c, s.text(6)));
+}
+
+Status Catalog::for_each_chunk(const std::function<void(const ChunkRow&)>& fn) {
+  Stmt s(db_, "SELECT id,pack,offset,stored_len,raw_len,type,codec FROM chunks");
+  while (true) {
+    REWIND_ASSIGN_OR_RETURN(bool row, s.step());
+    if (!row) break;
+    ChunkRow c;
+    c.id = s.blob(0);
+    c.pack = s.i64(1);
+    c.offset = static_cast<uint64_t>(s.i64(2));
+    c.stored_len = static_cast<uint32_t>(s.i64(3));
+    c.raw_len = static_cast<uint32_t>(s.i64(4));
+    c.type = static_cast<uint8_t>(s.i64(5));
+    c.codec = static_cast<uint8_t>(s.i64(6));
+    fn(c);
+  }
+  return ok();
+}
+
+Result<uint64_t> Catalog::chunk_count() {
+  Stmt s(db_, "SELECT COUNT(*) FROM chunks");
+  REWIND_ASSIGN_OR_RETURN(bool row, s.step());
+  return row ? static_cast<uint64_t>(s.i64(0)) : 0;
+}
+
+Status Catalog::clear_index() {
+  return exec("DELETE FROM snapshots; DELETE FROM points; DELETE FROM chunks; DELETE FROM packs;");
+}
+
+}  // namespace rwd::catalog

@@ -1,0 +1,99 @@
+// SPDX-License-Identifier: Apache-2.0
+// The files adapter: captures file trees under the system root into a
+// manifest plus content chunks, compares them with the live tree, and
+// restores them (whole or a selection) in place or into another directory.
+//
+// Capture walks with descriptors and O_NOFOLLOW; restore acts only relative
+// to directory descriptors opened beneath the target with
+// RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS, never follows or opens what it finds in
+// the target (a symlink, FIFO or device where a file belongs is replaced),
+// and never writes into an existing inode.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "io/fs.h"
+#include "rewind/progress.h"
+#include "store/chunker.h"
+#include "store/manifest.h"
+#include "store/repository.h"
+
+namespace rwd::components::files {
+
+// Patterns every files component excludes (relative to the system root).
+const std::vector<std::string>& default_excludes();
+
+struct CaptureOptions {
+  std::string system_root;   // absolute, trusted
+  std::string path;          // absolute path within the system root, normalized ("/etc", "/")
+  std::vector<std::string> exclude;  // gitignore-like globs; "/x" is anchored at the system root
+  bool one_file_system = true;
+  bool default_excludes = true;
+  store::ChunkerParams chunker;  // the repository's (diff cuts the live files the same way)
+  // Manifest of the previous snapshot of this component: files whose inode,
+  // size, mtime and ctime are unchanged reuse its chunk lists.
+  std::optional<store::ChunkId> previous;
+  // The repository directory, never captured.
+  uint64_t repo_dev = 0;
+  uint64_t repo_ino = 0;
+};
+
+struct CaptureResult {
+  store::ChunkId manifest;
+  uint64_t entries = 0;
+  uint64_t size = 0;          // logical bytes of files
+  uint64_t stored = 0;        // stored bytes of the distinct data chunks referenced
+  uint64_t files_read = 0;    // files whose content was read (not reused)
+  uint64_t bytes_read = 0;
+  std::vector<std::string> warnings;
+};
+
+// Captures the tree into `writer`'s repository.
+Result<CaptureResult> capture(io::Fs& fs, store::Repository& repo, store::ChunkWriter& writer,
+                              const CaptureOptions& opts, ProgressObserver& obs);
+
+struct RestoreOptions {
+  std::string component_path;  // absolute path within the system root ("/etc")
+  std::string target_root;     // directory that stands for the system root (in place: the root)
+  std::vector<std::string> select;  // component-relative paths; empty = everything
+  int threads = 2;
+};
+
+struct RestoreResult {
+  uint64_t files = 0;
+  uint64_t bytes = 0;
+  uint64_t entries = 0;
+  std::vector<std::string> warnings;
+};
+
+// Restores a validated manifest. Every chunk it needs is checked to exist
+// before the first byte of the target changes.
+Result<RestoreResult> restore(io::Fs& fs, store::Repository& repo,
+                              const std::vector<store::Entry>& entries, const RestoreOptions& opts,
+                              ProgressObserver& obs);
+
+enum class ChangeKind { kAdded, kRemoved, kContent, kMetadata, kType };
+std::string_view change_kind_name(ChangeKind k);
+
+struct Change {
+  std::string path;  // component-relative
+  ChangeKind kind;
+  std::vector<std::string> attributes;  // for kMetadata: "mode", "owner", "mtime", "xattrs", ...
+};
+
+// Differences from `a` (older) to `b` (newer), both full validated manifests.
+std::vector<Change> diff_manifests(const std::vector<store::Entry>& a,
+                                   const std::vector<store::Entry>& b);
+
+// Differences from a snapshot to the live tree (content compared by hash
+// where inode, size, mtime or ctime changed).
+Result<std::vector<Change>> diff_live(io::Fs& fs, const std::vector<store::Entry>& snapshot,
+                                      const CaptureOptions& opts, ProgressObserver& obs);
+
+// Copies one file's content to `out_fd` (dump).
+Status write_content(io::Fs& fs, store::Repository& repo, const store::Entry& e, int out_fd);
+
+}  // namespace rwd::components::files
