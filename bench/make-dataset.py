@@ -567,8 +567,8 @@ class Plan:
             self.symlink(f"etc/alternatives/{name}", "/" + rng.choice(self.bins))
         for i in range(self.n(60)):                                     # hard-linked aliases (perl5.36 style)
             self.hardlink(f"usr/bin/{self.name((2, 3))}-link{i}", rng.choice(self.bins))
-        git = self.file("usr/lib/git-core/git", "elf", self.big(3500 * KiB), 0o755)
-        for i in range(self.n(150)):                                    # git-core: many names, one inode
+        git = self.file("usr/lib/git-core/git", "elf", self.big(2500 * KiB), 0o755)
+        for i in range(self.n(40)):                                    # git-core: many names, one inode
             self.hardlink(f"usr/lib/git-core/git-{self.name((1, 3))}{i}", git.path)
         for i in range(self.n(40)):
             self.small(f"usr/lib/git-core/git-sh-{self.name()}{i}", "script", 1 * KiB, 40 * KiB, mode=0o755)

@@ -236,6 +236,11 @@ def run_timed(argv, cwd=None, env=None, stdout_path=None, stderr_path=None, time
     return m
 
 
+def skipped(reason):
+    """The result of a step that was not run because an earlier one failed."""
+    return Measured(False, -1, 0.0, 0.0, 0.0, 0.0, note=f"skipped: {reason}").as_dict()
+
+
 def timed_sync():
     t0 = time.monotonic()
     os.sync()
@@ -371,7 +376,8 @@ class Bench:
             raise RuntimeError(f"tree reset failed: {diff[:5]}")
 
     def mutate_tree(self):
-        subprocess.run([sys.executable, os.path.join(HERE, "mutate-dataset.py"), self.tree, "-q"], check=True)
+        subprocess.run([sys.executable, os.path.join(HERE, "mutate-dataset.py"), self.tree, "-q", "--json",
+                        os.path.join(self.logs, "mutation.json")], check=True)
 
     # -- tools
     def tool_available(self, name):
@@ -464,6 +470,7 @@ class Bench:
             res["init"] = m.as_dict()
             if not m.ok:
                 res["error"] = "init failed"
+                res["steps"] = {s: skipped("init failed") for s in steps}
                 return res
 
         def backup(n, letter):
@@ -486,6 +493,7 @@ class Bench:
         if not m.ok or steps == ["a"]:
             if not m.ok:
                 res["error"] = "(a) failed"
+                res["steps"].update({s: skipped("(a) failed") for s in steps if s != "a"})
             if not self.args.keep:
                 rm_rf(tdir)
             return res
@@ -597,7 +605,8 @@ def summarize(runs):
         vals = [r[key] for r in runs if key in r]
         if vals:
             out[key] = {k: _median([v[k] for v in vals]) for k in ("apparent", "disk")}
-    peaks = [max(r["steps"][s]["maxrss_mib"] for s in "abcd" if s in r["steps"]) for r in runs if r.get("steps")]
+    peaks = [max((m["maxrss_mib"] for s, m in r.get("steps", {}).items() if s in "abcd" and m["ok"]), default=None)
+             for r in runs]
     out["peak_rss_mib"] = _median(peaks)
     for key in ("verify_restore", "verify_single"):
         vals = [r[key]["result"] for r in runs if key in r]
@@ -635,6 +644,11 @@ def _fmt(x):
     if x is None:
         return "–"
     return f"{x:.0f}" if abs(x) >= 100 else f"{x:.1f}" if abs(x) >= 10 else f"{x:.2f}" if abs(x) >= 0.1 else f"{x:.3f}"
+
+
+def _failure(what, m):
+    text = f"- {what}: " + (m["note"] if m["rc"] == -1 and m["note"] else f"rc={m['rc']} {m['note']}".strip())
+    return text + (f"\n\n```\n{m['stderr_tail']}\n```" if m["stderr_tail"] else "")
 
 
 def report(results, tools):
@@ -676,19 +690,19 @@ def report(results, tools):
                     a = b = None
                 cells.append(f"{a / b:.2f}x" if a is not None and b else "–")
             lines.append(f"| {label} | " + " | ".join(cells) + " |")
-    skipped = [(t, e["note"]) for t, e in results["tools"].items() if not e["available"]]
-    if skipped:
-        lines += [""] + [f"Skipped {t}: {note}." for t, note in skipped]
+    missing = [(t, e["note"]) for t, e in results["tools"].items() if not e["available"]]
+    if missing:
+        lines += [""] + [f"Skipped {t}: {note}." for t, note in missing]
     if meta.get("rewind_paths_fallback"):
         lines += ["", f"Note: rewind {meta['rewind_paths_fallback']}."]
     fails = []
     for t in tools:
         for r in results["tools"][t]["runs"]:
             for s, m in r.get("steps", {}).items():
-                if not m["ok"]:
-                    fails.append(f"- {t} run {r['run']} ({s}) rc={m['rc']} {m['note']}\n\n```\n{m['stderr_tail']}\n```")
+                if not m["ok"] and not m["note"].startswith("skipped"):
+                    fails.append(_failure(f"{t} run {r['run']} ({s})", m))
             if "init" in r and not r["init"]["ok"]:
-                fails.append(f"- {t} run {r['run']} init rc={r['init']['rc']}\n\n```\n{r['init']['stderr_tail']}\n```")
+                fails.append(_failure(f"{t} run {r['run']} init", r["init"]))
             v = r.get("verify_restore", {})
             if v.get("result", "OK") != "OK":
                 fails.append(f"- {t} run {r['run']} restore differs from the tree ({v['result']}), first lines:\n\n```\n"

@@ -161,7 +161,8 @@ bool has_openat2() {
       ::close(static_cast<int>(r));
       return true;
     }
-    return errno != ENOSYS;
+    // ENOSYS (old kernel) or EPERM (a seccomp filter): use the O_NOFOLLOW walk.
+    return errno != ENOSYS && errno != EPERM;
   }();
   return available;
 }
@@ -169,7 +170,10 @@ bool has_openat2() {
 class PosixFs final : public Fs {
  public:
   Result<Fd> open_path(const std::string& path, int flags, mode_t mode) override {
-    int fd = ::open(path.c_str(), flags | O_CLOEXEC, mode);
+    int fd;
+    do {
+      fd = ::open(path.c_str(), flags | O_CLOEXEC, mode);
+    } while (fd < 0 && errno == EINTR);
     if (fd < 0) return fail(err("open", path));
     return Fd(this, fd);
   }
@@ -232,7 +236,7 @@ class PosixFs final : public Fs {
     while (true) {
       ssize_t n = ::read(fd, buf.data(), buf.size());
       if (n >= 0) return static_cast<size_t>(n);
-      if (errno != EINTR && errno != EAGAIN) return fail(err("read", ""));
+      if (errno != EINTR) return fail(err("read", ""));
     }
   }
 
