@@ -800,7 +800,7 @@ class Plan:
     def _empties(self):
         rng = self.rng
         for i in range(self.n(260)):
-            d = rng.choice(("var/lib/misc", "etc/skel", "run/lock", "var/lib/apt/lists/partial", "var/lib/dpkg/triggers",
+            d = rng.choice(("var/lib/misc", "etc/skel", "var/lib/ucf", "var/lib/apt/lists/partial", "var/lib/dpkg/triggers",
                             "var/lib/systemd/deb-systemd-helper-enabled", "usr/share/doc-base"))
             self.file(f"{d}/empty{i}", "conf", 0, rng.choice((0o644, 0o600, 0o444)))
         for i in range(self.n(320)):

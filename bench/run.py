@@ -73,6 +73,8 @@ COMMANDS = {
         "dump": "{rewind} --repo {repo} --root {tree} dump latest /{file}",
         "dump_stdout": True,
         "version": "{rewind} --version",
+        # left out of every backup by rewind's default excludes: not compared after a restore
+        "verify_exclude": ["/dev", "/proc", "/run", "/sys", "/tmp"],
     },
     "restic": {
         "binary": "restic",
@@ -174,6 +176,7 @@ class Measured:
     sys_s: float
     maxrss_mib: float
     sync_s: float = 0.0
+    other_cpu_s: float = 0.0      # CPU time used by other processes of the machine during the step
     stderr_tail: str = ""
     note: str = ""
 
@@ -196,12 +199,21 @@ def tail(path, lines=15):
         return ""
 
 
+def machine_cpu_s():
+    """CPU seconds the whole machine has been busy (all CPUs), from /proc/stat."""
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:]]
+    busy = sum(fields[:8]) - fields[3] - fields[4]          # all but idle and iowait
+    return busy / os.sysconf("SC_CLK_TCK")
+
+
 def run_timed(argv, cwd=None, env=None, stdout_path=None, stderr_path=None, timeout=3600.0):
     """Run argv as its own process; wall time, CPU and max RSS of it and the children it waited for."""
     out = open(stdout_path, "wb") if stdout_path else subprocess.DEVNULL
     err = open(stderr_path, "wb") if stderr_path else subprocess.DEVNULL
     killed = []
     try:
+        busy0 = machine_cpu_s()
         t0 = time.monotonic()
         try:
             proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
@@ -222,6 +234,7 @@ def run_timed(argv, cwd=None, env=None, stdout_path=None, stderr_path=None, time
         finally:
             timer.cancel()
         wall = time.monotonic() - t0
+        busy = machine_cpu_s() - busy0
         proc.returncode = rc = os.waitstatus_to_exitcode(status)
     finally:
         for f in (out, err):
@@ -229,6 +242,7 @@ def run_timed(argv, cwd=None, env=None, stdout_path=None, stderr_path=None, time
                 f.close()
     m = Measured(rc == 0 and not killed, rc, round(wall, 3), round(ru.ru_utime, 3), round(ru.ru_stime, 3),
                  round(ru.ru_maxrss / 1024, 1))
+    m.other_cpu_s = round(max(0.0, busy - m.cpu_s), 2)
     if not m.ok:
         m.stderr_tail = tail(stderr_path) if stderr_path else ""
         if killed:
@@ -391,6 +405,17 @@ class Bench:
                 return False, f"{binary} not installed"
         return True, ""
 
+    def snapshot_rewind(self):
+        """Run a private copy of the rewind binary, so a rebuild during the benchmark does not change it."""
+        copy = os.path.join(self.work, "bin", "rewind")
+        os.makedirs(os.path.dirname(copy), exist_ok=True)
+        shutil.copy2(self.rewind, copy)
+        with open(copy, "rb") as f:
+            digest = hashlib.sha256(f.read()).hexdigest()
+        self.results["tools"]["rewind"]["binary"] = {"path": self.rewind, "sha256": digest}
+        log(f"rewind: {self.rewind} (sha256 {digest[:12]}) copied to {copy}")
+        self.rewind = copy
+
     def tool_version(self, name):
         spec = COMMANDS[name]
         try:
@@ -424,22 +449,25 @@ class Bench:
                       timeout=self.args.timeout)
         m.sync_s = timed_sync()
         status = "ok" if m.ok else f"FAIL rc={m.rc} {m.note}"
+        if m.other_cpu_s > max(0.5, 0.1 * m.wall_s):
+            status += f"  (other processes used {m.other_cpu_s:.1f} CPU s meanwhile: noisy)"
         log(f"  {tool} run {run} ({step}) {STEP_NAMES.get(step, step)}: {m.wall_s:.2f}s wall, {m.user_s:.2f}s user, "
             f"{m.sys_s:.2f}s sys, {m.maxrss_mib:.0f} MiB RSS  {status}")
         if not m.ok and m.stderr_tail:
             log("    stderr: " + m.stderr_tail.replace("\n", "\n    stderr: "))
         return m
 
-    def verify_restore(self, dest):
+    def verify_restore(self, dest, exclude=()):
         """Compare a restored tree with the current tree by rsync -c; 'OK' or the number of differences."""
-        r = subprocess.run(VERIFY_CMD + [self.tree + "/", dest + "/"], capture_output=True, text=True)
+        r = subprocess.run(VERIFY_CMD + [f"--exclude={p}" for p in exclude] + [self.tree + "/", dest + "/"],
+                           capture_output=True, text=True)
         lines = [ln for ln in r.stdout.splitlines() if ln]
         ignored = [ln for ln in lines if TOP_DIR_TIME.match(ln)]
         diffs = [ln for ln in lines if not TOP_DIR_TIME.match(ln)]
         if r.returncode != 0:
             return {"result": "FAIL", "rc": r.returncode, "stderr": r.stderr[-2000:], "differences": diffs[:20]}
         return {"result": "OK" if not diffs else f"{len(diffs)} diffs", "count": len(diffs),
-                "differences": diffs[:20], "ignored_top_dir_time": bool(ignored)}
+                "differences": diffs[:20], "ignored_top_dir_time": bool(ignored), "excluded": list(exclude)}
 
     def verify_file(self, got):
         want = os.path.join(self.tree, self.md.PROBE_FILE)
@@ -507,7 +535,7 @@ class Bench:
         m = self.step(tool, run, "d", "restore", dict(values, dest=dest), [repo, cache], cwd_key="restore_cwd")
         res["steps"]["d"] = m.as_dict()
         if not self.args.no_verify:
-            res["verify_restore"] = self.verify_restore(dest)
+            res["verify_restore"] = self.verify_restore(dest, spec.get("verify_exclude", ()))
             log(f"  {tool} run {run} restore check: {res['verify_restore']['result']}"
                 + ("" if res["verify_restore"].get("count", 1) == 0 else
                    "\n    " + "\n    ".join(res["verify_restore"]["differences"][:5])))
@@ -540,10 +568,11 @@ class Bench:
                     break
         fs = subprocess.run(["stat", "-f", "-c", "%T", self.work], capture_output=True, text=True).stdout.strip()
         return {"date": datetime.datetime.now().isoformat(timespec="seconds"), "host": platform.node(),
+                "loadavg": " ".join(open("/proc/loadavg").read().split()[:3]),
                 "kernel": platform.release(), "cpu": cpu, "cpus": os.cpu_count(), "memory": mem,
                 "workdir": self.work, "filesystem": fs, "scale": self.args.scale, "runs": self.args.runs,
                 "dataset": self.plan_stats, "probe_file": self.md.PROBE_FILE, "tools": tools,
-                "commands": {t: {k: v for k, v in COMMANDS[t].items() if isinstance(v, str)} for t in tools}}
+                "commands": {t: {k: v for k, v in COMMANDS[t].items() if isinstance(v, (str, list))} for t in tools}}
 
     def save(self):
         os.makedirs(os.path.dirname(self.out), exist_ok=True)
@@ -565,7 +594,12 @@ class Bench:
                 tools.append(name)
             else:
                 log(f"skipping {name}: {note}")
+        if "rewind" in tools:
+            self.snapshot_rewind()
         self.results["meta"] = self.meta(tools)
+        load1 = float(self.results["meta"]["loadavg"].split()[0])
+        if load1 > 0.5:
+            log(f"warning: load average is {load1:.2f}: other processes are busy, the timings will be noisy")
         self.prepare_dataset()
         try:
             for run in range(1, self.args.runs + 1):
@@ -600,7 +634,7 @@ def summarize(runs):
         out["fails"][s] = len(ms) - len(good)
         if good:
             out["steps"][s] = {k: _median([m[k] for m in good]) for k in ("wall_s", "user_s", "sys_s", "cpu_s",
-                                                                          "maxrss_mib", "sync_s")}
+                                                                          "maxrss_mib", "sync_s", "other_cpu_s")}
     for key in ("size_after_a", "size"):
         vals = [r[key] for r in runs if key in r]
         if vals:
@@ -690,6 +724,10 @@ def report(results, tools):
                     a = b = None
                 cells.append(f"{a / b:.2f}x" if a is not None and b else "–")
             lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    for t in tools:
+        if COMMANDS[t].get("verify_exclude"):
+            lines += ["", f"The restore check of {t} leaves out {' '.join(COMMANDS[t]['verify_exclude'])}: "
+                          f"{t} does not back them up by design (default excludes)."]
     missing = [(t, e["note"]) for t, e in results["tools"].items() if not e["available"]]
     if missing:
         lines += [""] + [f"Skipped {t}: {note}." for t, note in missing]
@@ -709,6 +747,13 @@ def report(results, tools):
                              + "\n".join(v.get("differences", [])[:10]) + "\n```")
     if fails:
         lines += ["", "## Failures and differences", ""] + fails
+    noisy = [(t, r["run"], s, m["other_cpu_s"]) for t in tools for r in results["tools"][t]["runs"]
+             for s, m in r.get("steps", {}).items() if m.get("other_cpu_s", 0) > max(0.5, 0.1 * m["wall_s"])]
+    if noisy:
+        worst = max(noisy, key=lambda x: x[3])
+        lines += ["", f"Warning: other processes were busy during {len(noisy)} timed step(s) (worst: {worst[0]} run "
+                      f"{worst[1]} ({worst[2]}), {worst[3]:.1f} CPU s of others); those timings are noisy. "
+                      f"Load average at start: {meta.get('loadavg', '?')}."]
     lines += ["", "Versions: " + "; ".join(f"{t}: {results['tools'][t]['version']}" for t in tools)]
     return "\n".join(lines) + "\n"
 

@@ -41,9 +41,9 @@ class Error {
   static Error make(ErrorCode code, fmt::format_string<Args...> f, Args&&... args) {
     return Error(code, fmt::format(f, std::forward<Args>(args)...));
   }
-#define REWIND_ERROR_FACTORY(fn, code)                                     \
-  template <typename... Args>                                              \
-  static Error fn(fmt::format_string<Args...> f, Args&&... args) {         \
+#define REWIND_ERROR_FACTORY(fn, code)                                          \
+  template <typename... Args>                                                   \
+  static Error fn(fmt::format_string<Args...> f, Args&&... args) {              \
     return Error(ErrorCode::code, fmt::format(f, std::forward<Args>(args)...)); \
   }
   REWIND_ERROR_FACTORY(other, kOther)
@@ -102,15 +102,15 @@ inline void ignore_status(const Status& /*st*/, std::string_view /*reason*/) {}
 #define REWIND_CONCAT(a, b) REWIND_CONCAT_INNER(a, b)
 
 // Propagates an error from an expression returning Result<T> or Status.
-#define REWIND_TRY(expr)                                        \
-  do {                                                          \
-    auto&& rewind_try_result_ = (expr);                         \
+#define REWIND_TRY(expr)                                                                     \
+  do {                                                                                       \
+    auto&& rewind_try_result_ = (expr);                                                      \
     if (!rewind_try_result_) return ::tl::unexpected(std::move(rewind_try_result_).error()); \
   } while (0)
 
-#define REWIND_ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr)              \
-  auto tmp = (expr);                                              \
-  if (!tmp) return ::tl::unexpected(std::move(tmp).error());      \
+#define REWIND_ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr)         \
+  auto tmp = (expr);                                         \
+  if (!tmp) return ::tl::unexpected(std::move(tmp).error()); \
   lhs = std::move(*tmp)
 
 // REWIND_ASSIGN_OR_RETURN(auto x, f()): declares x from f()'s value or returns its error.

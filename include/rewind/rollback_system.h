@@ -47,11 +47,11 @@ struct RecoveryPointInfo {
 };
 
 struct SystemOptions {
-  std::string repository;   // repository directory
+  std::string repository;  // repository directory
   std::string system_root = "/";
   bool wait_for_lock = false;
   int threads = 2;
-  io::Fs* fs = nullptr;     // default: the process-wide io::default_fs()
+  io::Fs* fs = nullptr;  // default: the process-wide io::default_fs()
 };
 
 struct CreateOptions {
@@ -102,7 +102,8 @@ struct VerifyReport {
   uint64_t chunks = 0;
   uint64_t points = 0;
   uint64_t bytes_read = 0;
-  std::vector<std::string> problems;
+  std::vector<std::string> problems;  // each fails verify
+  std::vector<std::string> notes;     // harmless states, such as an interrupted create
 };
 
 struct RepairReport {
@@ -123,8 +124,8 @@ class RollbackSystem {
   Result<CreateReport> create_recovery_point(const CreateOptions& opts, ProgressObserver& obs);
   // Same with a name (the seed's helper).
   Result<CreateReport> create_recovery_point_with_name(const std::string& name,
-                                                        const std::vector<std::string>& paths,
-                                                        ProgressObserver& obs);
+                                                       const std::vector<std::string>& paths,
+                                                       ProgressObserver& obs);
   Result<std::vector<RecoveryPointInfo>> list_recovery_points();
   Result<RecoveryPointInfo> get_recovery_point(const std::string& id);
   // Resolves a number, `latest` or `latest:KIND`. kNotFound, kUsage.

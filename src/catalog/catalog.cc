@@ -3,6 +3,8 @@
 
 #include <sqlite3.h>
 
+#include <cerrno>
+#include <cstring>
 #include <functional>
 #include <nlohmann/json.hpp>
 
@@ -14,18 +16,32 @@ namespace {
 
 Error sql_error(sqlite3* db, std::string_view what) {
   int code = sqlite3_errcode(db);
-  std::string msg = fmt::format("catalog: {}: {}", what, sqlite3_errmsg(db));
+  int sys = sqlite3_system_errno(db);
+  std::string msg =
+      fmt::format("catalog: {}: {}{}", what, sqlite3_errmsg(db),
+                  sys != 0 ? fmt::format(" ({})", std::strerror(sys)) : std::string());
+  if ((code & 0xff) == SQLITE_IOERR || (code & 0xff) == SQLITE_FULL) {
+    if (sys == ENOSPC || sys == EDQUOT || (code & 0xff) == SQLITE_FULL)
+      return Error(ErrorCode::kNoSpace, msg, sys);
+    return Error(ErrorCode::kIo, msg, sys);
+  }
   switch (code & 0xff) {
     case SQLITE_BUSY:
-    case SQLITE_LOCKED: return Error(ErrorCode::kBusy, msg);
-    case SQLITE_FULL: return Error(ErrorCode::kNoSpace, msg);
+    case SQLITE_LOCKED:
+      return Error(ErrorCode::kBusy, msg);
+    case SQLITE_FULL:
+      return Error(ErrorCode::kNoSpace, msg);
     case SQLITE_CORRUPT:
-    case SQLITE_NOTADB: return Error(ErrorCode::kCorruptedData, msg);
+    case SQLITE_NOTADB:
+      return Error(ErrorCode::kCorruptedData, msg);
     case SQLITE_PERM:
     case SQLITE_READONLY:
-    case SQLITE_AUTH: return Error(ErrorCode::kPermissionDenied, msg);
-    case SQLITE_CANTOPEN: return Error(ErrorCode::kNotFound, msg);
-    default: return Error(ErrorCode::kIo, msg);
+    case SQLITE_AUTH:
+      return Error(ErrorCode::kPermissionDenied, msg);
+    case SQLITE_CANTOPEN:
+      return Error(ErrorCode::kNotFound, msg);
+    default:
+      return Error(ErrorCode::kIo, msg);
   }
 }
 
@@ -67,7 +83,9 @@ class Stmt {
   int64_t i64(int c) { return sqlite3_column_int64(st_, c); }
   std::string text(int c) {
     auto* p = sqlite3_column_text(st_, c);
-    return p ? std::string(reinterpret_cast<const char*>(p), static_cast<size_t>(sqlite3_column_bytes(st_, c))) : std::string();
+    return p ? std::string(reinterpret_cast<const char*>(p),
+                           static_cast<size_t>(sqlite3_column_bytes(st_, c)))
+             : std::string();
   }
   std::string blob(int c) {
     auto* p = static_cast<const char*>(sqlite3_column_blob(st_, c));
@@ -122,9 +140,12 @@ Result<std::unique_ptr<Catalog>> Catalog::open(io::Fs& fs, const std::string& pa
     if (!v) REWIND_TRY(c->set_meta("schema_version", std::to_string(kSchemaVersion)));
   }
   REWIND_ASSIGN_OR_RETURN(auto v, c->get_meta("schema_version"));
-  if (!v) return fail(Error::corrupted_data("catalog {} has no schema version (run `rewind repair`)", path));
+  if (!v)
+    return fail(
+        Error::corrupted_data("catalog {} has no schema version (run `rewind repair`)", path));
   if (*v != std::to_string(kSchemaVersion))
-    return fail(Error::invalid_state("catalog {} has schema version {}, this rewind reads {}", path, *v, kSchemaVersion));
+    return fail(Error::invalid_state("catalog {} has schema version {}, this rewind reads {}", path,
+                                     *v, kSchemaVersion));
   return c;
 }
 
@@ -157,7 +178,9 @@ Result<std::optional<std::string>> Catalog::get_meta(const std::string& key) {
 }
 
 Status Catalog::set_meta(const std::string& key, const std::string& value) {
-  Stmt s(db_, "INSERT INTO meta(key,value) VALUES(?,?) ON CONFLICT(key) DO UPDATE SET value=excluded.value");
+  Stmt s(db_,
+         "INSERT INTO meta(key,value) VALUES(?,?) ON CONFLICT(key) DO UPDATE SET "
+         "value=excluded.value");
   s.bind(1, key).bind(2, value);
   return s.run();
 }
@@ -223,10 +246,15 @@ Result<int64_t> Catalog::max_point_id() {
 }
 
 Status Catalog::insert_point(const PointRow& p) {
-  Stmt s(db_, fmt::format("INSERT OR REPLACE INTO points({}) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)", kPointCols).c_str());
+  Stmt s(db_, fmt::format("INSERT OR REPLACE INTO points({}) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                          kPointCols)
+                  .c_str());
   s.bind(1, p.id).bind(2, p.name).bind(3, p.description).bind(4, p.kind).bind(5, p.cause);
   s.bind(6, p.time_ns).bind(7, p.user).bind(8, p.host).bind(9, p.kernel);
-  s.bind(10, nlohmann::json(p.tags).dump()).bind(11, int64_t{p.pinned}).bind(12, p.pre_id).bind(13, p.root_seq);
+  s.bind(10, nlohmann::json(p.tags).dump())
+      .bind(11, int64_t{p.pinned})
+      .bind(12, p.pre_id)
+      .bind(13, p.root_seq);
   return s.run();
 }
 
@@ -265,9 +293,10 @@ Result<std::vector<SnapshotRow>> Catalog::snapshots(int64_t point_id) {
 }
 
 Status Catalog::insert_snapshot(const SnapshotRow& r) {
-  Stmt s(db_,
-         "INSERT OR REPLACE INTO snapshots(point_id,component,adapter,category,paths,manifest,entries,"
-         "size,stored,added) VALUES(?,?,?,?,?,?,?,?,?,?)");
+  Stmt s(
+      db_,
+      "INSERT OR REPLACE INTO snapshots(point_id,component,adapter,category,paths,manifest,entries,"
+      "size,stored,added) VALUES(?,?,?,?,?,?,?,?,?,?)");
   s.bind(1, r.point_id).bind(2, r.component).bind(3, r.adapter).bind(4, r.category);
   s.bind(5, nlohmann::json(r.paths).dump()).bind(6, r.manifest);
   s.bind(7, static_cast<int64_t>(r.entries)).bind(8, static_cast<int64_t>(r.size));
@@ -302,7 +331,10 @@ Status Catalog::insert_chunk(const ChunkRow& c) {
          "INSERT OR IGNORE INTO chunks(id,pack,offset,stored_len,raw_len,type,codec) "
          "VALUES(?,?,?,?,?,?,?)");
   s.bind_blob(1, c.id).bind(2, c.pack).bind(3, static_cast<int64_t>(c.offset));
-  s.bind(4, int64_t{c.stored_len}).bind(5, int64_t{c.raw_len}).bind(6, int64_t{c.type}).bind(7, int64_t{c.codec});
+  s.bind(4, int64_t{c.stored_len})
+      .bind(5, int64_t{c.raw_len})
+      .bind(6, int64_t{c.type})
+      .bind(7, int64_t{c.codec});
   return s.run();
 }
 

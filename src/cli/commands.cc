@@ -31,7 +31,10 @@ struct Globals {
 int report_error(const Globals& g, const Error& e) {
   int code = exit_code_for(e.code());
   if (g.out.json) {
-    json j{{"error", {{"kind", std::string(error_code_name(e.code()))}, {"message", e.message()}, {"exit_code", code}}}};
+    json j{{"error",
+            {{"kind", std::string(error_code_name(e.code()))},
+             {"message", e.message()},
+             {"exit_code", code}}}};
     std::printf("%s\n", j.dump().c_str());
   }
   std::fprintf(stderr, "rewind: %s\n", e.message().c_str());
@@ -41,15 +44,18 @@ int report_error(const Globals& g, const Error& e) {
 SystemOptions system_options(const Globals& g) {
   SystemOptions o;
   o.system_root = g.root;
-  o.repository = g.repo.empty() ? (g.root == "/" ? std::string("/var/lib/rewind") : g.root + "/var/lib/rewind") : g.repo;
+  o.repository = g.repo.empty()
+                     ? (g.root == "/" ? std::string("/var/lib/rewind") : g.root + "/var/lib/rewind")
+                     : g.repo;
   o.wait_for_lock = g.wait;
   o.threads = g.threads;
   return o;
 }
 
 json component_json(const ComponentInfo& c) {
-  return json{{"name", c.name},   {"adapter", c.adapter}, {"category", c.category}, {"paths", c.paths},
-              {"entries", c.entries}, {"size", c.size}, {"stored", c.stored}, {"added", c.added}};
+  return json{{"name", c.name},     {"adapter", c.adapter}, {"category", c.category},
+              {"paths", c.paths},   {"entries", c.entries}, {"size", c.size},
+              {"stored", c.stored}, {"added", c.added}};
 }
 
 json point_json(const RecoveryPointInfo& p) {
@@ -87,14 +93,18 @@ int run_cli(int argc, char** argv) {
   app.footer(kExitCodeHelp);
   app.require_subcommand(0, 1);
   app.fallthrough(true);
-  app.set_version_flag("--version", fmt::format("rewind {} (repository format {}; pack 1, manifest 1, root record 1)",
-                                                version(), repository_format_version()));
+  app.set_version_flag(
+      "--version",
+      fmt::format("rewind {} (repository format {}; pack 1, manifest 1, root record 1)", version(),
+                  repository_format_version()));
   app.add_option("--repo", g.repo, "Repository directory (default: ROOT/var/lib/rewind)");
   app.add_option("--root", g.root, "System root every path is resolved against (default: /)");
-  app.add_flag("--json", g.out.json, "Print one JSON document on stdout; progress as JSON Lines on stderr");
+  app.add_flag("--json", g.out.json,
+               "Print one JSON document on stdout; progress as JSON Lines on stderr");
   app.add_flag("-q,--quiet", g.out.quiet, "No progress output");
   app.add_flag("-v,--verbose", g.out.verbose, "More output");
-  app.add_flag("--wait", g.wait, "Wait for the repository lock instead of failing with exit code 11");
+  app.add_flag("--wait", g.wait,
+               "Wait for the repository lock instead of failing with exit code 11");
   app.add_option("--threads", g.threads, "Worker threads for compression and restore (default: 2)")
       ->check(CLI::Range(1, 64));
 
@@ -109,23 +119,28 @@ int run_cli(int argc, char** argv) {
   std::vector<Command> commands = {
       {"init", "Create a new, empty repository",
        [&](CLI::App& c) {
-         c.add_option("--compression", compression, "zstd level, 0 for none (default 3)")->check(CLI::Range(0, 19));
+         c.add_option("--compression", compression, "zstd level, 0 for none (default 3)")
+             ->check(CLI::Range(0, 19));
        },
        [&](const Globals& gl) {
          SystemOptions o = system_options(gl);
          Status st = RollbackSystem::init_repository(o, compression);
          if (!st) return report_error(gl, st.error());
-         if (gl.out.json) print_json(json{{"repository", o.repository}});
-         else if (!gl.out.quiet) std::printf("created repository %s\n", o.repository.c_str());
+         if (gl.out.json)
+           print_json(json{{"repository", o.repository}});
+         else if (!gl.out.quiet)
+           std::printf("created repository %s\n", o.repository.c_str());
          return 0;
        }},
       {"create", "Take a recovery point of the given paths",
        [&](CLI::App& c) {
-         c.add_option("--path", create.paths, "Absolute path to capture (resolved against --root); repeatable")
+         c.add_option("--path", create.paths,
+                      "Absolute path to capture (resolved against --root); repeatable")
              ->required();
          c.add_option("-n,--name", create.name, "Name of the recovery point");
          c.add_option("-d,--description", create.description, "Description");
-         c.add_option("--exclude", create.exclude, "Glob to exclude (gitignore-like; /x is anchored); repeatable");
+         c.add_option("--exclude", create.exclude,
+                      "Glob to exclude (gitignore-like; /x is anchored); repeatable");
          c.add_option("--tag", create.tags, "Tag; repeatable");
          c.add_flag("--pin", create.pinned, "Never remove this point by retention");
        },
@@ -137,15 +152,20 @@ int run_cli(int argc, char** argv) {
          obs.finish();
          if (!r) return report_error(gl, r.error());
          if (gl.out.json) {
-           print_json(json{{"id", r->id}, {"entries", r->entries}, {"size", r->size}, {"files_read", r->files_read},
-                           {"bytes_read", r->bytes_read}, {"added", r->added}, {"warnings", r->warnings}});
+           print_json(json{{"id", r->id},
+                           {"entries", r->entries},
+                           {"size", r->size},
+                           {"files_read", r->files_read},
+                           {"bytes_read", r->bytes_read},
+                           {"added", r->added},
+                           {"warnings", r->warnings}});
          } else if (gl.out.quiet) {
            std::printf("%lld\n", static_cast<long long>(r->id));
          } else {
            std::printf("%lld\n", static_cast<long long>(r->id));
-           std::fprintf(stderr, "recovery point %lld: %llu entries, %s, %s added\n", static_cast<long long>(r->id),
-                        static_cast<unsigned long long>(r->entries), human_bytes(r->size).c_str(),
-                        human_bytes(r->added).c_str());
+           std::fprintf(stderr, "recovery point %lld: %llu entries, %s, %s added\n",
+                        static_cast<long long>(r->id), static_cast<unsigned long long>(r->entries),
+                        human_bytes(r->size).c_str(), human_bytes(r->added).c_str());
          }
          return 0;
        }},
@@ -161,7 +181,8 @@ int run_cli(int argc, char** argv) {
            print_json(arr);
            return 0;
          }
-         std::printf("%5s  %-20s  %-7s  %-20s  %10s  %s\n", "ID", "TIME", "KIND", "NAME", "SIZE", "COMPONENTS");
+         std::printf("%5s  %-20s  %-7s  %-20s  %10s  %s\n", "ID", "TIME", "KIND", "NAME", "SIZE",
+                     "COMPONENTS");
          for (const auto& p : *pts) {
            uint64_t size = 0;
            std::string comps;
@@ -170,8 +191,8 @@ int run_cli(int argc, char** argv) {
              comps += (comps.empty() ? "" : ",") + c.name;
            }
            std::printf("%5lld  %-20s  %-7s  %-20s  %10s  %s%s\n", static_cast<long long>(p.id),
-                       format_time(p.time_ns).c_str(), p.kind.c_str(), p.name.c_str(), human_bytes(size).c_str(),
-                       comps.c_str(), p.pinned ? "  (pinned)" : "");
+                       format_time(p.time_ns).c_str(), p.kind.c_str(), p.name.c_str(),
+                       human_bytes(size).c_str(), comps.c_str(), p.pinned ? "  (pinned)" : "");
          }
          return 0;
        }},
@@ -186,17 +207,20 @@ int run_cli(int argc, char** argv) {
            print_json(point_json(*p));
            return 0;
          }
-         std::printf("recovery point %lld\n  name:        %s\n  description: %s\n  kind:        %s (%s)\n"
-                     "  time:        %s\n  user:        %s\n  host:        %s\n  kernel:      %s\n  pinned:      %s\n",
-                     static_cast<long long>(p->id), p->name.c_str(), p->description.c_str(), p->kind.c_str(),
-                     p->cause.c_str(), format_time(p->time_ns).c_str(), p->user.c_str(), p->host.c_str(),
-                     p->kernel.c_str(), p->pinned ? "yes" : "no");
+         std::printf(
+             "recovery point %lld\n  name:        %s\n  description: %s\n  kind:        %s (%s)\n"
+             "  time:        %s\n  user:        %s\n  host:        %s\n  kernel:      %s\n  "
+             "pinned:      %s\n",
+             static_cast<long long>(p->id), p->name.c_str(), p->description.c_str(),
+             p->kind.c_str(), p->cause.c_str(), format_time(p->time_ns).c_str(), p->user.c_str(),
+             p->host.c_str(), p->kernel.c_str(), p->pinned ? "yes" : "no");
          uint64_t size = 0, stored = 0, added = 0;
          std::printf("  components:\n");
          for (const auto& c : p->components) {
-           std::printf("    %-24s %-6s %-14s %8llu entries  total %s, stored %s, added %s\n", c.name.c_str(),
-                       c.adapter.c_str(), c.category.c_str(), static_cast<unsigned long long>(c.entries),
-                       human_bytes(c.size).c_str(), human_bytes(c.stored).c_str(), human_bytes(c.added).c_str());
+           std::printf("    %-24s %-6s %-14s %8llu entries  total %s, stored %s, added %s\n",
+                       c.name.c_str(), c.adapter.c_str(), c.category.c_str(),
+                       static_cast<unsigned long long>(c.entries), human_bytes(c.size).c_str(),
+                       human_bytes(c.stored).c_str(), human_bytes(c.added).c_str());
            size += c.size;
            stored += c.stored;
            added += c.added;
@@ -214,7 +238,8 @@ int run_cli(int argc, char** argv) {
          auto sys = RollbackSystem::open(system_options(gl));
          if (!sys) return report_error(gl, sys.error());
          CliObserver obs(gl.out);
-         auto d = (*sys)->diff(id, id2.empty() ? std::nullopt : std::optional<std::string>(id2), obs);
+         auto d =
+             (*sys)->diff(id, id2.empty() ? std::nullopt : std::optional<std::string>(id2), obs);
          obs.finish();
          if (!d) return report_error(gl, d.error());
          std::map<std::string, int> counts;
@@ -222,19 +247,28 @@ int run_cli(int argc, char** argv) {
          if (gl.out.json) {
            json arr = json::array();
            for (const auto& it : *d)
-             arr.push_back(json{{"component", it.component}, {"path", it.path}, {"change", it.kind},
+             arr.push_back(json{{"component", it.component},
+                                {"path", it.path},
+                                {"change", it.kind},
                                 {"attributes", it.attributes}});
            print_json(json{{"changes", arr}, {"summary", counts}});
            return 0;
          }
          for (const auto& it : *d) {
-           char mark = it.kind == "added" ? '+' : it.kind == "removed" ? '-' : it.kind == "content" ? 'M' : it.kind == "type" ? 'T' : 'm';
+           char mark = it.kind == "added"     ? '+'
+                       : it.kind == "removed" ? '-'
+                       : it.kind == "content" ? 'M'
+                       : it.kind == "type"    ? 'T'
+                                              : 'm';
            std::string attrs;
            for (const auto& a : it.attributes) attrs += (attrs.empty() ? "" : ",") + a;
-           std::printf("%c %s%s\n", mark, it.path.c_str(), attrs.empty() ? "" : (" (" + attrs + ")").c_str());
+           std::printf("%c %s%s\n", mark, it.path.c_str(),
+                       attrs.empty() ? "" : (" (" + attrs + ")").c_str());
          }
-         std::printf("%d added, %d removed, %d content changed, %d metadata changed, %d type changed\n",
-                     counts["added"], counts["removed"], counts["content"], counts["metadata"], counts["type"]);
+         std::printf(
+             "%d added, %d removed, %d content changed, %d metadata changed, %d type changed\n",
+             counts["added"], counts["removed"], counts["content"], counts["metadata"],
+             counts["type"]);
          return 0;
        }},
       {"restore", "Restore a whole point or selected paths, in place or into --to DIR",
@@ -257,18 +291,24 @@ int run_cli(int argc, char** argv) {
          obs.finish();
          if (!r) return report_error(gl, r.error());
          if (gl.out.json)
-           print_json(json{{"id", r->id}, {"entries", r->entries}, {"files", r->files}, {"bytes", r->bytes},
+           print_json(json{{"id", r->id},
+                           {"entries", r->entries},
+                           {"files", r->files},
+                           {"bytes", r->bytes},
                            {"warnings", r->warnings}});
          else if (!gl.out.quiet)
            std::fprintf(stderr, "restored %llu entries (%llu files, %s) from recovery point %lld\n",
-                        static_cast<unsigned long long>(r->entries), static_cast<unsigned long long>(r->files),
-                        human_bytes(r->bytes).c_str(), static_cast<long long>(r->id));
+                        static_cast<unsigned long long>(r->entries),
+                        static_cast<unsigned long long>(r->files), human_bytes(r->bytes).c_str(),
+                        static_cast<long long>(r->id));
          for (const auto& w : r->warnings)
            if (!gl.out.json) std::fprintf(stderr, "warning: %s\n", w.c_str());
          return 0;
        }},
       {"verify", "Check the repository: catalog against packs and root records",
-       [&](CLI::App& c) { c.add_flag("--read-data", read_data, "read and hash-check every chunk"); },
+       [&](CLI::App& c) {
+         c.add_flag("--read-data", read_data, "read and hash-check every chunk");
+       },
        [&](const Globals& gl) {
          auto sys = RollbackSystem::open(system_options(gl));
          if (!sys) return report_error(gl, sys.error());
@@ -277,13 +317,21 @@ int run_cli(int argc, char** argv) {
          obs.finish();
          if (!r) return report_error(gl, r.error());
          if (gl.out.json) {
-           print_json(json{{"ok", r->problems.empty()}, {"packs", r->packs}, {"chunks", r->chunks},
-                           {"points", r->points}, {"bytes_read", r->bytes_read}, {"problems", r->problems}});
+           print_json(json{{"ok", r->problems.empty()},
+                           {"packs", r->packs},
+                           {"chunks", r->chunks},
+                           {"points", r->points},
+                           {"bytes_read", r->bytes_read},
+                           {"problems", r->problems},
+                           {"notes", r->notes}});
          } else {
            for (const auto& p : r->problems) std::printf("problem: %s\n", p.c_str());
+           for (const auto& n : r->notes) std::printf("note: %s\n", n.c_str());
            std::printf("%s: %llu packs, %llu chunks, %llu recovery points%s; %zu problems\n",
-                       r->problems.empty() ? "ok" : "FAILED", static_cast<unsigned long long>(r->packs),
-                       static_cast<unsigned long long>(r->chunks), static_cast<unsigned long long>(r->points),
+                       r->problems.empty() ? "ok" : "FAILED",
+                       static_cast<unsigned long long>(r->packs),
+                       static_cast<unsigned long long>(r->chunks),
+                       static_cast<unsigned long long>(r->points),
                        read_data ? ", all data read" : "", r->problems.size());
          }
          return r->problems.empty() ? 0 : kExitCorrupted;
@@ -310,11 +358,15 @@ int run_cli(int argc, char** argv) {
          obs.finish();
          if (!r) return report_error(gl, r.error());
          if (gl.out.json) {
-           print_json(json{{"packs", r->packs}, {"chunks", r->chunks}, {"points", r->points}, {"problems", r->problems}});
+           print_json(json{{"packs", r->packs},
+                           {"chunks", r->chunks},
+                           {"points", r->points},
+                           {"problems", r->problems}});
          } else {
            for (const auto& p : r->problems) std::printf("problem: %s\n", p.c_str());
            std::printf("rebuilt the catalog: %llu packs, %llu chunks, %llu recovery points\n",
-                       static_cast<unsigned long long>(r->packs), static_cast<unsigned long long>(r->chunks),
+                       static_cast<unsigned long long>(r->packs),
+                       static_cast<unsigned long long>(r->chunks),
                        static_cast<unsigned long long>(r->points));
          }
          return 0;

@@ -30,19 +30,32 @@ enum ExitCode : int {
 
 inline int exit_code_for(ErrorCode code) {
   switch (code) {
-    case ErrorCode::kOther: return kExitError;
-    case ErrorCode::kUsage: return kExitUsage;
-    case ErrorCode::kSystemInInvalidState: return kExitNeedsRecover;
-    case ErrorCode::kNoSpace: return kExitNoSpace;
-    case ErrorCode::kIo: return kExitIo;
-    case ErrorCode::kNoRepository: return kExitNoRepository;
-    case ErrorCode::kBusy: return kExitBusy;
-    case ErrorCode::kWrongKey: return kExitWrongKey;
-    case ErrorCode::kCorruptedData: return kExitCorrupted;
-    case ErrorCode::kNotFound: return kExitNotFound;
-    case ErrorCode::kPermissionDenied: return kExitPermission;
-    case ErrorCode::kInvalidState: return kExitInvalidState;
-    case ErrorCode::kTimeout: return kExitTimeout;
+    case ErrorCode::kOther:
+      return kExitError;
+    case ErrorCode::kUsage:
+      return kExitUsage;
+    case ErrorCode::kSystemInInvalidState:
+      return kExitNeedsRecover;
+    case ErrorCode::kNoSpace:
+      return kExitNoSpace;
+    case ErrorCode::kIo:
+      return kExitIo;
+    case ErrorCode::kNoRepository:
+      return kExitNoRepository;
+    case ErrorCode::kBusy:
+      return kExitBusy;
+    case ErrorCode::kWrongKey:
+      return kExitWrongKey;
+    case ErrorCode::kCorruptedData:
+      return kExitCorrupted;
+    case ErrorCode::kNotFound:
+      return kExitNotFound;
+    case ErrorCode::kPermissionDenied:
+      return kExitPermission;
+    case ErrorCode::kInvalidState:
+      return kExitInvalidState;
+    case ErrorCode::kTimeout:
+      return kExitTimeout;
   }
   return kExitError;
 }

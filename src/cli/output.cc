@@ -31,7 +31,10 @@ std::string format_time(int64_t time_ns) {
 }
 
 CliObserver::CliObserver(OutputMode mode)
-    : mode_(mode), tty_(::isatty(2) != 0), start_(std::chrono::steady_clock::now()), last_(start_) {}
+    : mode_(mode),
+      tty_(::isatty(2) != 0),
+      start_(std::chrono::steady_clock::now()),
+      last_(start_) {}
 
 CliObserver::~CliObserver() { finish(); }
 
@@ -47,9 +50,10 @@ void CliObserver::on_progress(const Progress& p) {
   if (mode_.json) {
     if (now - last_ < std::chrono::milliseconds(500)) return;
     last_ = now;
-    nlohmann::json j{{"event", "progress"},         {"operation", p.operation}, {"phase", p.phase},
-                     {"files_done", p.files_done},  {"files_total", p.files_total},
-                     {"bytes_done", p.bytes_done},  {"bytes_total", p.bytes_total}};
+    nlohmann::json j{
+        {"event", "progress"},         {"operation", p.operation},     {"phase", p.phase},
+        {"files_done", p.files_done},  {"files_total", p.files_total}, {"bytes_done", p.bytes_done},
+        {"bytes_total", p.bytes_total}};
     std::fprintf(stderr, "%s\n", j.dump().c_str());
     return;
   }
@@ -61,10 +65,11 @@ void CliObserver::on_progress(const Progress& p) {
   std::string eta;
   if (p.bytes_total > 0 && rate > 0 && p.bytes_done <= p.bytes_total)
     eta = fmt::format(", {:.0f}s left", static_cast<double>(p.bytes_total - p.bytes_done) / rate);
-  std::string files = p.files_total ? fmt::format("{}/{}", p.files_done, p.files_total) : fmt::format("{}", p.files_done);
-  std::fprintf(stderr, "\r\033[K%s %s: %s files, %s, %s/s, %.0fs%s", p.operation.c_str(), p.phase.c_str(),
-               files.c_str(), human_bytes(p.bytes_done).c_str(), human_bytes(static_cast<uint64_t>(rate)).c_str(),
-               secs, eta.c_str());
+  std::string files = p.files_total ? fmt::format("{}/{}", p.files_done, p.files_total)
+                                    : fmt::format("{}", p.files_done);
+  std::fprintf(stderr, "\r\033[K%s %s: %s files, %s, %s/s, %.0fs%s", p.operation.c_str(),
+               p.phase.c_str(), files.c_str(), human_bytes(p.bytes_done).c_str(),
+               human_bytes(static_cast<uint64_t>(rate)).c_str(), secs, eta.c_str());
   line_open_ = true;
 }
 

@@ -31,7 +31,8 @@ std::string current_user() {
   return std::to_string(uid);
 }
 
-RecoveryPointInfo to_info(const catalog::PointRow& p, const std::vector<catalog::SnapshotRow>& snaps) {
+RecoveryPointInfo to_info(const catalog::PointRow& p,
+                          const std::vector<catalog::SnapshotRow>& snaps) {
   RecoveryPointInfo r;
   r.id = p.id;
   r.name = p.name;
@@ -94,7 +95,8 @@ Result<int64_t> RecoveryPointManager::resolve(const std::string& id) {
   }
   int64_t n = 0;
   if (id.empty() || id.size() > 18 || id.find_first_not_of("0123456789") != std::string::npos)
-    return fail(Error::usage("'{}' is not a recovery point ID (a number, latest or latest:KIND)", id));
+    return fail(
+        Error::usage("'{}' is not a recovery point ID (a number, latest or latest:KIND)", id));
   n = std::stoll(id);
   for (const auto& p : points)
     if (p.id == n) return n;
@@ -112,7 +114,8 @@ Result<CreateReport> RecoveryPointManager::create(const CreateOptions& req, Prog
   for (size_t i = 1; i < paths.size(); ++i) {
     if (paths[i] == paths[i - 1]) return fail(Error::usage("--path {} is given twice", paths[i]));
     if (relative_to(paths[i - 1], paths[i]))
-      return fail(Error::usage("--path {} lies inside --path {}; give only one", paths[i], paths[i - 1]));
+      return fail(
+          Error::usage("--path {} lies inside --path {}; give only one", paths[i], paths[i - 1]));
   }
   REWIND_ASSIGN_OR_RETURN(auto repo, open_repo(true, "create"));
   REWIND_TRY(repo->check_free_space(0));
@@ -228,7 +231,8 @@ Result<std::vector<DiffItem>> RecoveryPointManager::diff(const std::string& id,
   std::vector<DiffItem> out;
   auto emit = [&](const std::string& comp, const std::vector<components::files::Change>& changes) {
     for (const auto& c : changes)
-      out.push_back(DiffItem{comp, absolute_in(comp, c.path), std::string(components::files::change_kind_name(c.kind)),
+      out.push_back(DiffItem{comp, absolute_in(comp, c.path),
+                             std::string(components::files::change_kind_name(c.kind)),
                              c.attributes});
   };
   std::set<std::string> names;
@@ -265,7 +269,8 @@ Result<std::vector<DiffItem>> RecoveryPointManager::diff(const std::string& id,
       if (!changes) {
         if (changes.error().code() != ErrorCode::kNotFound) return fail(changes.error());
         // The whole component is gone from the live system.
-        changes = std::vector<components::files::Change>{{"", components::files::ChangeKind::kRemoved, {}}};
+        changes = std::vector<components::files::Change>{
+            {"", components::files::ChangeKind::kRemoved, {}}};
       }
       emit(comp, *changes);
     }
@@ -273,7 +278,8 @@ Result<std::vector<DiffItem>> RecoveryPointManager::diff(const std::string& id,
   return out;
 }
 
-Result<RestoreReport> RecoveryPointManager::restore(const RestoreRequest& req, ProgressObserver& obs) {
+Result<RestoreReport> RecoveryPointManager::restore(const RestoreRequest& req,
+                                                    ProgressObserver& obs) {
   REWIND_ASSIGN_OR_RETURN(int64_t id, resolve(req.point));
   REWIND_ASSIGN_OR_RETURN(auto repo, open_repo(false, ""));
   REWIND_ASSIGN_OR_RETURN(auto snaps, repo->catalog().snapshots(id));
@@ -300,8 +306,10 @@ Result<RestoreReport> RecoveryPointManager::restore(const RestoreRequest& req, P
     for (const auto& p : want) {
       if (auto rel = relative_to(comp, p)) {
         matched.insert(p);
-        if (rel->empty()) whole = true;
-        else w.select.push_back(*rel);
+        if (rel->empty())
+          whole = true;
+        else
+          w.select.push_back(*rel);
       } else if (relative_to(p, comp)) {
         matched.insert(p);
         whole = true;
@@ -311,7 +319,8 @@ Result<RestoreReport> RecoveryPointManager::restore(const RestoreRequest& req, P
     if (whole || !w.select.empty()) work.push_back(std::move(w));
   }
   for (const auto& p : want)
-    if (!matched.contains(p)) return fail(Error::not_found("{} is not in recovery point {}", p, id));
+    if (!matched.contains(p))
+      return fail(Error::not_found("{} is not in recovery point {}", p, id));
   std::string target = opts_.system_root;
   if (req.to) {
     REWIND_ASSIGN_OR_RETURN(std::string to, components::files::normalize_abs(*req.to));
@@ -320,7 +329,8 @@ Result<RestoreReport> RecoveryPointManager::restore(const RestoreRequest& req, P
     if (d) {
       REWIND_ASSIGN_OR_RETURN(auto list, fs_.list_dir(d->get()));
       if (!list.empty() && !req.overwrite)
-        return fail(Error::usage("{} is not empty; choose a new or empty directory, or pass --overwrite", to));
+        return fail(Error::usage(
+            "{} is not empty; choose a new or empty directory, or pass --overwrite", to));
     } else if (d.error().code() == ErrorCode::kNotFound) {
       // mkdir -p
       REWIND_ASSIGN_OR_RETURN(io::Fd cur, fs_.open_path("/", O_RDONLY | O_DIRECTORY));
@@ -333,7 +343,8 @@ Result<RestoreReport> RecoveryPointManager::restore(const RestoreRequest& req, P
         if (comp.empty()) continue;
         Status st = fs_.mkdir_at(cur.get(), comp, 0755);
         if (!st && st.error().sys_errno() != EEXIST) return fail(st.error());
-        REWIND_ASSIGN_OR_RETURN(io::Fd nxt, fs_.open_path(to.substr(0, next), O_RDONLY | O_DIRECTORY));
+        REWIND_ASSIGN_OR_RETURN(io::Fd nxt,
+                                fs_.open_path(to.substr(0, next), O_RDONLY | O_DIRECTORY));
         cur = std::move(nxt);
       }
     } else {
@@ -345,14 +356,16 @@ Result<RestoreReport> RecoveryPointManager::restore(const RestoreRequest& req, P
   for (const auto& w : work) {
     REWIND_ASSIGN_OR_RETURN(ChunkId m, ChunkId::parse(w.snap->manifest));
     auto entries = store::load_manifest(source(*repo), m);
-    if (!entries) return fail(entries.error().with_context(fmt::format("snapshot of {}", w.snap->component)));
+    if (!entries)
+      return fail(entries.error().with_context(fmt::format("snapshot of {}", w.snap->component)));
     manifests.push_back(std::move(*entries));
   }
   RestoreReport report;
   report.id = id;
   for (size_t i = 0; i < work.size(); ++i) {
     components::files::RestoreOptions ro;
-    ro.component_path = work[i].snap->paths.empty() ? work[i].snap->component : work[i].snap->paths[0];
+    ro.component_path =
+        work[i].snap->paths.empty() ? work[i].snap->component : work[i].snap->paths[0];
     ro.target_root = target;
     ro.select = work[i].select;
     ro.threads = std::max(1, opts_.threads);
@@ -405,7 +418,8 @@ Result<VerifyReport> RecoveryPointManager::verify(bool read_data, ProgressObserv
     }
     auto st = fs_.fstat(fd->get());
     if (st && st->size != p.size)
-      rep.problems.push_back(fmt::format("pack {}: size {} differs from the catalog's {}", p.name, st->size, p.size));
+      rep.problems.push_back(
+          fmt::format("pack {}: size {} differs from the catalog's {}", p.name, st->size, p.size));
     auto entries = store::read_pack_index(fs_, fd->get(), p.name);
     if (!entries) {
       rep.problems.push_back(entries.error().message());
@@ -421,7 +435,8 @@ Result<VerifyReport> RecoveryPointManager::verify(bool read_data, ProgressObserv
         // A duplicate stored in two packs is harmless; only a chunk the
         // catalog does not know is reported.
         if (!loc)
-          rep.problems.push_back(fmt::format("pack {} chunk {}: not in the catalog", p.name, e.id.to_hex()));
+          rep.problems.push_back(
+              fmt::format("pack {} chunk {}: not in the catalog", p.name, e.id.to_hex()));
       }
       if (read_data) {
         Status cs = store::read_chunk(fs_, fd->get(), p.name, e, dec, scratch, out);
@@ -446,14 +461,16 @@ Result<VerifyReport> RecoveryPointManager::verify(bool read_data, ProgressObserv
     if (it == by_id.end()) {
       rep.problems.push_back(fmt::format("recovery point {}: no valid root record", p.id));
     } else if (it->second->seq != p.root_seq) {
-      rep.problems.push_back(fmt::format("recovery point {}: catalog is at root record {}, newest is {}", p.id,
-                                         p.root_seq, it->second->seq));
+      rep.problems.push_back(
+          fmt::format("recovery point {}: catalog is at root record {}, newest is {}", p.id,
+                      p.root_seq, it->second->seq));
     }
     REWIND_ASSIGN_OR_RETURN(auto snaps, repo->catalog().snapshots(p.id));
     for (const auto& s : snaps) {
       auto m = ChunkId::parse(s.manifest);
       if (!m) {
-        rep.problems.push_back(fmt::format("recovery point {} component {}: bad manifest id", p.id, s.component));
+        rep.problems.push_back(
+            fmt::format("recovery point {} component {}: bad manifest id", p.id, s.component));
         continue;
       }
       auto entries = store::load_manifest(source(*repo), *m);
@@ -465,14 +482,19 @@ Result<VerifyReport> RecoveryPointManager::verify(bool read_data, ProgressObserv
       for (const auto& e : *entries)
         for (const auto& c : e.chunks)
           if (!repo->locate(c.id))
-            rep.problems.push_back(fmt::format("recovery point {} component {}: '{}' needs chunk {}, which is missing",
-                                               p.id, s.component, e.path, c.id.to_hex()));
+            rep.problems.push_back(
+                fmt::format("recovery point {} component {}: '{}' needs chunk {}, which is missing",
+                            p.id, s.component, e.path, c.id.to_hex()));
     }
   }
   for (const auto& r : roots)
     if (std::none_of(points.begin(), points.end(), [&](auto& p) { return p.id == r.point.id; }))
-      rep.problems.push_back(fmt::format("root record {} (point {}) is not in the catalog (run `rewind repair`)",
-                                         r.file, r.point.id));
+      // A create interrupted after its root record: complete, imported by
+      // the next writer or `repair`.
+      rep.notes.push_back(
+          fmt::format("recovery point {} is complete but not yet in the catalog (root record {}); "
+                      "the next create or `rewind repair` adds it",
+                      r.point.id, r.file));
   return rep;
 }
 

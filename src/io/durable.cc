@@ -12,7 +12,8 @@ namespace rwd::io {
 std::string temp_name() {
   static std::atomic<uint64_t> counter{0};
   static const uint64_t salt = std::random_device{}();
-  return fmt::format("{}{}-{}-{:x}", kTempPrefix, ::getpid(), counter.fetch_add(1), salt & 0xffffff);
+  return fmt::format("{}{}-{}-{:x}", kTempPrefix, ::getpid(), counter.fetch_add(1),
+                     salt & 0xffffff);
 }
 
 Result<StagedFile> StagedFile::create(Fs& fs, int dirfd, mode_t mode) {
@@ -22,8 +23,12 @@ Result<StagedFile> StagedFile::create(Fs& fs, int dirfd, mode_t mode) {
 }
 
 StagedFile::StagedFile(StagedFile&& o) noexcept
-    : fs_(o.fs_), dirfd_(o.dirfd_), fd_(std::move(o.fd_)), temp_(std::move(o.temp_)),
-      size_(o.size_), done_(o.done_) {
+    : fs_(o.fs_),
+      dirfd_(o.dirfd_),
+      fd_(std::move(o.fd_)),
+      temp_(std::move(o.temp_)),
+      size_(o.size_),
+      done_(o.done_) {
   o.done_ = true;
 }
 
@@ -89,8 +94,8 @@ void StagedFile::abandon() {
   ignore_status(fs_->unlink_at(dirfd_, temp_), "best-effort cleanup of a temporary file");
 }
 
-Status write_file_atomic(Fs& fs, int dirfd, std::string_view name,
-                         std::span<const std::byte> data, mode_t mode) {
+Status write_file_atomic(Fs& fs, int dirfd, std::string_view name, std::span<const std::byte> data,
+                         mode_t mode) {
   REWIND_ASSIGN_OR_RETURN(StagedFile f, StagedFile::create(fs, dirfd, mode));
   REWIND_TRY(f.append(data));
   return f.publish(name);
@@ -100,9 +105,11 @@ Result<std::string> read_small_file(Fs& fs, int dirfd, std::string_view name, si
   REWIND_ASSIGN_OR_RETURN(Fd fd, fs.open_at(dirfd, name, O_RDONLY));
   REWIND_ASSIGN_OR_RETURN(Stat st, fs.fstat(fd.get()));
   if (st.size > max_size)
-    return fail(Error::corrupted_data("{} is {} bytes, more than the limit of {}", name, st.size, max_size));
+    return fail(Error::corrupted_data("{} is {} bytes, more than the limit of {}", name, st.size,
+                                      max_size));
   std::string out(st.size, '\0');
-  REWIND_ASSIGN_OR_RETURN(size_t n, fs.pread(fd.get(), {reinterpret_cast<std::byte*>(out.data()), out.size()}, 0));
+  REWIND_ASSIGN_OR_RETURN(
+      size_t n, fs.pread(fd.get(), {reinterpret_cast<std::byte*>(out.data()), out.size()}, 0));
   out.resize(n);
   return out;
 }

@@ -71,8 +71,8 @@ class StagedFile {
 // Replaces dirfd/name with `data` (mode applied at creation), atomically and
 // durably. Errors: kNoSpace, kPermissionDenied, kIo; on error or crash the old
 // file is intact.
-Status write_file_atomic(Fs& fs, int dirfd, std::string_view name,
-                         std::span<const std::byte> data, mode_t mode = 0600);
+Status write_file_atomic(Fs& fs, int dirfd, std::string_view name, std::span<const std::byte> data,
+                         mode_t mode = 0600);
 
 // Reads a whole small file (at most max_size bytes, else kCorruptedData).
 Result<std::string> read_small_file(Fs& fs, int dirfd, std::string_view name,

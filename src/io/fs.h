@@ -82,9 +82,9 @@ struct DirEntry {
 };
 
 struct FsSpace {
-  uint64_t free_bytes = 0;   // available to unprivileged users (f_bavail)
+  uint64_t free_bytes = 0;  // available to unprivileged users (f_bavail)
   uint64_t total_bytes = 0;
-  uint64_t fs_type = 0;      // f_type of statfs
+  uint64_t fs_type = 0;  // f_type of statfs
 };
 
 // An owned file descriptor. Closing goes through the Fs that opened it; the

@@ -25,19 +25,32 @@ namespace rwd {
 
 std::string_view error_code_name(ErrorCode code) {
   switch (code) {
-    case ErrorCode::kOther: return "Error";
-    case ErrorCode::kNotFound: return "NotFound";
-    case ErrorCode::kInvalidState: return "InvalidState";
-    case ErrorCode::kCorruptedData: return "CorruptedData";
-    case ErrorCode::kTimeout: return "Timeout";
-    case ErrorCode::kSystemInInvalidState: return "SystemInInvalidState";
-    case ErrorCode::kBusy: return "Busy";
-    case ErrorCode::kNoSpace: return "NoSpace";
-    case ErrorCode::kPermissionDenied: return "PermissionDenied";
-    case ErrorCode::kIo: return "Io";
-    case ErrorCode::kUsage: return "Usage";
-    case ErrorCode::kWrongKey: return "WrongKey";
-    case ErrorCode::kNoRepository: return "NoRepository";
+    case ErrorCode::kOther:
+      return "Error";
+    case ErrorCode::kNotFound:
+      return "NotFound";
+    case ErrorCode::kInvalidState:
+      return "InvalidState";
+    case ErrorCode::kCorruptedData:
+      return "CorruptedData";
+    case ErrorCode::kTimeout:
+      return "Timeout";
+    case ErrorCode::kSystemInInvalidState:
+      return "SystemInInvalidState";
+    case ErrorCode::kBusy:
+      return "Busy";
+    case ErrorCode::kNoSpace:
+      return "NoSpace";
+    case ErrorCode::kPermissionDenied:
+      return "PermissionDenied";
+    case ErrorCode::kIo:
+      return "Io";
+    case ErrorCode::kUsage:
+      return "Usage";
+    case ErrorCode::kWrongKey:
+      return "WrongKey";
+    case ErrorCode::kNoRepository:
+      return "NoRepository";
   }
   return "Error";
 }
@@ -46,21 +59,33 @@ Error Error::from_errno(int err, std::string_view what) {
   ErrorCode code = ErrorCode::kIo;
   switch (err) {
     case ENOSPC:
-    case EDQUOT: code = ErrorCode::kNoSpace; break;
+    case EDQUOT:
+      code = ErrorCode::kNoSpace;
+      break;
     case EACCES:
     case EPERM:
-    case EROFS: code = ErrorCode::kPermissionDenied; break;
+    case EROFS:
+      code = ErrorCode::kPermissionDenied;
+      break;
     case ENOENT:
-    case ENOTDIR: code = ErrorCode::kNotFound; break;
-    case EWOULDBLOCK: code = ErrorCode::kBusy; break;
+    case ENOTDIR:
+      code = ErrorCode::kNotFound;
+      break;
+    case EWOULDBLOCK:
+      code = ErrorCode::kBusy;
+      break;
     case ELOOP:
     case EXDEV:
     case EEXIST:
     case ENOTEMPTY:
     case EISDIR:
     case EINVAL:
-    case ENOTSUP: code = ErrorCode::kInvalidState; break;
-    default: code = ErrorCode::kIo; break;
+    case ENOTSUP:
+      code = ErrorCode::kInvalidState;
+      break;
+    default:
+      code = ErrorCode::kIo;
+      break;
   }
   return Error(code, fmt::format("{}: {}", what, std::strerror(err)), err);
 }
@@ -71,31 +96,56 @@ namespace rwd::io {
 
 std::string_view op_name(Op op) {
   switch (op) {
-    case Op::kOpen: return "open";
-    case Op::kClose: return "close";
-    case Op::kRead: return "read";
-    case Op::kWrite: return "write";
-    case Op::kFsync: return "fsync";
-    case Op::kSyncfs: return "syncfs";
-    case Op::kTruncate: return "truncate";
-    case Op::kRename: return "rename";
-    case Op::kUnlink: return "unlink";
-    case Op::kMkdir: return "mkdir";
-    case Op::kSymlink: return "symlink";
-    case Op::kLink: return "link";
-    case Op::kMknod: return "mknod";
-    case Op::kChown: return "chown";
-    case Op::kChmod: return "chmod";
-    case Op::kUtimens: return "utimens";
-    case Op::kSetXattr: return "setxattr";
-    case Op::kGetXattr: return "getxattr";
-    case Op::kSetFlags: return "setflags";
-    case Op::kStat: return "stat";
-    case Op::kList: return "list";
-    case Op::kReadlink: return "readlink";
-    case Op::kLock: return "lock";
-    case Op::kMmap: return "mmap";
-    case Op::kStatfs: return "statfs";
+    case Op::kOpen:
+      return "open";
+    case Op::kClose:
+      return "close";
+    case Op::kRead:
+      return "read";
+    case Op::kWrite:
+      return "write";
+    case Op::kFsync:
+      return "fsync";
+    case Op::kSyncfs:
+      return "syncfs";
+    case Op::kTruncate:
+      return "truncate";
+    case Op::kRename:
+      return "rename";
+    case Op::kUnlink:
+      return "unlink";
+    case Op::kMkdir:
+      return "mkdir";
+    case Op::kSymlink:
+      return "symlink";
+    case Op::kLink:
+      return "link";
+    case Op::kMknod:
+      return "mknod";
+    case Op::kChown:
+      return "chown";
+    case Op::kChmod:
+      return "chmod";
+    case Op::kUtimens:
+      return "utimens";
+    case Op::kSetXattr:
+      return "setxattr";
+    case Op::kGetXattr:
+      return "getxattr";
+    case Op::kSetFlags:
+      return "setflags";
+    case Op::kStat:
+      return "stat";
+    case Op::kList:
+      return "list";
+    case Op::kReadlink:
+      return "readlink";
+    case Op::kLock:
+      return "lock";
+    case Op::kMmap:
+      return "mmap";
+    case Op::kStatfs:
+      return "statfs";
   }
   return "?";
 }
@@ -116,8 +166,10 @@ bool op_is_mutating(Op op) {
     case Op::kChmod:
     case Op::kUtimens:
     case Op::kSetXattr:
-    case Op::kSetFlags: return true;
-    default: return false;
+    case Op::kSetFlags:
+      return true;
+    default:
+      return false;
   }
 }
 
@@ -243,8 +295,8 @@ class PosixFs final : public Fs {
   Result<size_t> pread(int fd, std::span<std::byte> buf, uint64_t offset) override {
     size_t done = 0;
     while (done < buf.size()) {
-      ssize_t n = ::pread(fd, buf.data() + done, buf.size() - done,
-                          static_cast<off_t>(offset + done));
+      ssize_t n =
+          ::pread(fd, buf.data() + done, buf.size() - done, static_cast<off_t>(offset + done));
       if (n == 0) break;
       if (n < 0) {
         if (errno == EINTR || errno == EAGAIN) continue;
@@ -271,8 +323,8 @@ class PosixFs final : public Fs {
   Status pwrite(int fd, std::span<const std::byte> data, uint64_t offset) override {
     size_t done = 0;
     while (done < data.size()) {
-      ssize_t n = ::pwrite(fd, data.data() + done, data.size() - done,
-                           static_cast<off_t>(offset + done));
+      ssize_t n =
+          ::pwrite(fd, data.data() + done, data.size() - done, static_cast<off_t>(offset + done));
       if (n < 0) {
         if (errno == EINTR || errno == EAGAIN) continue;
         return fail(err("write", ""));
@@ -395,7 +447,8 @@ class PosixFs final : public Fs {
         buf.resize(static_cast<size_t>(n));
         return buf;
       }
-      if (buf.size() > 65536) return fail(Error::invalid_state("readlink {}: target too long", name));
+      if (buf.size() > 65536)
+        return fail(Error::invalid_state("readlink {}: target too long", name));
       buf.resize(buf.size() * 2);
     }
   }
@@ -589,8 +642,8 @@ class PosixFs final : public Fs {
   }
 
   Result<void*> mmap_shared(int fd, size_t length, uint64_t offset) override {
-    void* p = ::mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
-                     static_cast<off_t>(offset));
+    void* p =
+        ::mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_SHARED, fd, static_cast<off_t>(offset));
     if (p == MAP_FAILED) return fail(err("mmap", ""));
     return p;
   }

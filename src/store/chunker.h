@@ -12,7 +12,7 @@ namespace rwd::store {
 
 struct ChunkerParams {
   size_t min_size = 64 * 1024;
-  size_t avg_size = 256 * 1024;   // power of two
+  size_t avg_size = 256 * 1024;  // power of two
   size_t max_size = 1024 * 1024;
 };
 

@@ -66,7 +66,8 @@ std::vector<size_t> cut_streaming(const Chunker& c, std::span<const std::byte> d
 }
 
 // The chunks' contents, in order.
-std::vector<std::string> chunk_strings(const std::string& data, const std::vector<size_t>& lengths) {
+std::vector<std::string> chunk_strings(const std::string& data,
+                                       const std::vector<size_t>& lengths) {
   std::vector<std::string> out;
   size_t pos = 0;
   for (size_t n : lengths) {

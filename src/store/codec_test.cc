@@ -74,8 +74,8 @@ TEST(Codec, OneCompressorAndDecompressorServeManyChunks) {
         i % 2 ? compressible(n) : to_bytes(random_bytes(n, 100 + static_cast<uint64_t>(i)));
     ChunkCodec codec = comp.compress(in, stored);
     std::span<const std::byte> payload = codec == ChunkCodec::kRaw
-                                              ? std::span<const std::byte>(in)
-                                              : std::span<const std::byte>(stored);
+                                             ? std::span<const std::byte>(in)
+                                             : std::span<const std::byte>(stored);
     ASSERT_THAT(dec.decompress(codec, payload, in.size(), out), IsOk()) << "chunk " << i;
     EXPECT_EQ(out, in) << "chunk " << i;
   }

@@ -28,7 +28,9 @@ class Writer {
     }
     u8(static_cast<uint8_t>(v));
   }
-  void svarint(int64_t v) { varint((static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63)); }
+  void svarint(int64_t v) {
+    varint((static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63));
+  }
   void bytes(std::span<const std::byte> b) { buf_.insert(buf_.end(), b.begin(), b.end()); }
   void raw(const void* p, size_t n) {
     auto* b = static_cast<const std::byte*>(p);
@@ -85,7 +87,9 @@ class Reader {
   }
   Result<std::string> str(size_t max_len) {
     REWIND_ASSIGN_OR_RETURN(uint64_t n, varint());
-    if (n > max_len) return fail(Error::corrupted_data("{}: string of {} bytes exceeds limit {}", what_, n, max_len));
+    if (n > max_len)
+      return fail(
+          Error::corrupted_data("{}: string of {} bytes exceeds limit {}", what_, n, max_len));
     REWIND_ASSIGN_OR_RETURN(auto b, bytes(static_cast<size_t>(n)));
     return std::string(reinterpret_cast<const char*>(b.data()), b.size());
   }
@@ -95,7 +99,8 @@ class Reader {
   Result<T> get_le(int n) {
     if (remaining() < static_cast<size_t>(n)) return truncated();
     uint64_t v = 0;
-    for (int i = 0; i < n; ++i) v |= static_cast<uint64_t>(static_cast<uint8_t>(data_[pos_ + i])) << (8 * i);
+    for (int i = 0; i < n; ++i)
+      v |= static_cast<uint64_t>(static_cast<uint8_t>(data_[pos_ + i])) << (8 * i);
     pos_ += static_cast<size_t>(n);
     return static_cast<T>(v);
   }

@@ -33,13 +33,20 @@ uint32_t fnv1a(std::string_view s) {
 
 std::string_view entry_type_name(EntryType t) {
   switch (t) {
-    case EntryType::kFile: return "file";
-    case EntryType::kDir: return "dir";
-    case EntryType::kSymlink: return "symlink";
-    case EntryType::kFifo: return "fifo";
-    case EntryType::kCharDev: return "chardev";
-    case EntryType::kBlockDev: return "blockdev";
-    case EntryType::kHardlink: return "hardlink";
+    case EntryType::kFile:
+      return "file";
+    case EntryType::kDir:
+      return "dir";
+    case EntryType::kSymlink:
+      return "symlink";
+    case EntryType::kFifo:
+      return "fifo";
+    case EntryType::kCharDev:
+      return "chardev";
+    case EntryType::kBlockDev:
+      return "blockdev";
+    case EntryType::kHardlink:
+      return "hardlink";
   }
   return "?";
 }
@@ -93,12 +100,19 @@ void encode_entry(const Entry& e, std::vector<std::byte>& out) {
         w.varint(c.length);
       }
       break;
-    case EntryType::kSymlink: w.str(e.target); break;
+    case EntryType::kSymlink:
+      w.str(e.target);
+      break;
     case EntryType::kCharDev:
-    case EntryType::kBlockDev: w.varint(e.rdev); break;
-    case EntryType::kHardlink: w.varint(e.link_index); break;
+    case EntryType::kBlockDev:
+      w.varint(e.rdev);
+      break;
+    case EntryType::kHardlink:
+      w.varint(e.link_index);
+      break;
     case EntryType::kDir:
-    case EntryType::kFifo: break;
+    case EntryType::kFifo:
+      break;
   }
   w.varint(e.flags);
   w.varint(e.xattrs.size());
@@ -140,7 +154,8 @@ Result<Entry> decode_entry(Reader& r) {
       e.torn = (fl & 2) != 0;
       if (e.sparse) {
         REWIND_ASSIGN_OR_RETURN(uint64_t n, r.varint());
-        if (n > r.remaining()) return fail(Error::corrupted_data("manifest entry '{}': bad extent count", e.path));
+        if (n > r.remaining())
+          return fail(Error::corrupted_data("manifest entry '{}': bad extent count", e.path));
         e.extents.resize(n);
         for (Extent& x : e.extents) {
           REWIND_ASSIGN_OR_RETURN(x.offset, r.varint());
@@ -175,13 +190,16 @@ Result<Entry> decode_entry(Reader& r) {
       break;
     }
     case EntryType::kDir:
-    case EntryType::kFifo: break;
+    case EntryType::kFifo:
+      break;
   }
   REWIND_ASSIGN_OR_RETURN(uint64_t flags, r.varint());
-  if (flags > UINT32_MAX) return fail(Error::corrupted_data("manifest entry '{}': bad flags", e.path));
+  if (flags > UINT32_MAX)
+    return fail(Error::corrupted_data("manifest entry '{}': bad flags", e.path));
   e.flags = static_cast<uint32_t>(flags);
   REWIND_ASSIGN_OR_RETURN(uint64_t nx, r.varint());
-  if (nx > kMaxXattrs) return fail(Error::corrupted_data("manifest entry '{}': too many xattrs", e.path));
+  if (nx > kMaxXattrs)
+    return fail(Error::corrupted_data("manifest entry '{}': too many xattrs", e.path));
   e.xattrs.resize(nx);
   for (Xattr& x : e.xattrs) {
     REWIND_ASSIGN_OR_RETURN(x.name, r.str(kMaxNameLen));
@@ -268,7 +286,8 @@ Result<std::vector<Entry>> decode_page(std::span<const std::byte> data, uint64_t
     return fail(Error::corrupted_data("manifest page: unsupported version {}", version));
   REWIND_ASSIGN_OR_RETURN(uint64_t n, r.varint());
   if (n != expected_count || n > kMaxEntriesPerPage)
-    return fail(Error::corrupted_data("manifest page: {} entries, root says {}", n, expected_count));
+    return fail(
+        Error::corrupted_data("manifest page: {} entries, root says {}", n, expected_count));
   std::vector<Entry> out;
   out.reserve(n);
   for (uint64_t i = 0; i < n; ++i) {
@@ -306,7 +325,8 @@ Result<ManifestRoot> decode_root(std::span<const std::byte> data) {
   REWIND_ASSIGN_OR_RETURN(root.entries, r.varint());
   REWIND_ASSIGN_OR_RETURN(root.bytes, r.varint());
   REWIND_ASSIGN_OR_RETURN(uint64_t np, r.varint());
-  if (np > kMaxPages || np > r.remaining()) return fail(Error::corrupted_data("manifest root: bad page count"));
+  if (np > kMaxPages || np > r.remaining())
+    return fail(Error::corrupted_data("manifest root: bad page count"));
   uint64_t next_index = 0;
   root.pages.resize(np);
   for (RootPage& p : root.pages) {
@@ -319,14 +339,16 @@ Result<ManifestRoot> decode_root(std::span<const std::byte> data) {
       return fail(Error::corrupted_data("manifest root: pages do not tile the entries"));
     next_index += p.count;
   }
-  if (next_index != root.entries) return fail(Error::corrupted_data("manifest root: entry count mismatch"));
+  if (next_index != root.entries)
+    return fail(Error::corrupted_data("manifest root: entry count mismatch"));
   if (!r.done()) return fail(Error::corrupted_data("manifest root: trailing bytes"));
   return root;
 }
 
 Status ManifestBuilder::add(const Entry& e) {
   if (any_ && !path_less(last_path_, e.path))
-    return fail(Error::invalid_state("manifest entries out of order: '{}' after '{}'", e.path, last_path_));
+    return fail(
+        Error::invalid_state("manifest entries out of order: '{}' after '{}'", e.path, last_path_));
   any_ = true;
   last_path_ = e.path;
   if (page_count_ == 0) {
@@ -366,19 +388,23 @@ Result<ChunkId> ManifestBuilder::finish() {
   ManifestRoot root;
   root.entries = stats_.entries;
   root.bytes = stats_.bytes;
-  for (PageRef& p : pages_) root.pages.push_back(RootPage{p.first_path, p.first_index, p.count, p.id});
+  for (PageRef& p : pages_)
+    root.pages.push_back(RootPage{p.first_path, p.first_index, p.count, p.id});
   return sink_(ChunkType::kManifestRoot, encode_root(root));
 }
 
 Status validate_entries(const std::vector<Entry>& entries) {
   if (entries.empty()) return fail(Error::corrupted_data("manifest has no entries"));
-  if (!entries[0].path.empty()) return fail(Error::corrupted_data("manifest does not start with its root"));
+  if (!entries[0].path.empty())
+    return fail(Error::corrupted_data("manifest does not start with its root"));
   if (entries[0].type == EntryType::kHardlink)
     return fail(Error::corrupted_data("manifest root is a hard link"));
   std::unordered_set<std::string_view> dirs;
-  if (entries[0].type == EntryType::kDir) dirs.insert(entries[0].path);
+  if (entries[0].type == EntryType::kDir)
+    dirs.insert(entries[0].path);
   else if (entries.size() > 1)
-    return fail(Error::corrupted_data("manifest root is not a directory but has entries beneath it"));
+    return fail(
+        Error::corrupted_data("manifest root is not a directory but has entries beneath it"));
   REWIND_TRY(validate_entry_alone(entries[0]));
   for (size_t i = 1; i < entries.size(); ++i) {
     const Entry& e = entries[i];
@@ -386,13 +412,16 @@ Status validate_entries(const std::vector<Entry>& entries) {
     if (!path_less(entries[i - 1].path, e.path))
       return fail(Error::corrupted_data("manifest entry '{}': duplicate or out of order", e.path));
     size_t slash = e.path.rfind('/');
-    std::string_view parent = slash == std::string::npos ? std::string_view() : std::string_view(e.path).substr(0, slash);
+    std::string_view parent =
+        slash == std::string::npos ? std::string_view() : std::string_view(e.path).substr(0, slash);
     if (!dirs.contains(parent))
-      return fail(Error::corrupted_data("manifest entry '{}': parent is not a directory of the snapshot", e.path));
+      return fail(Error::corrupted_data(
+          "manifest entry '{}': parent is not a directory of the snapshot", e.path));
     if (e.type == EntryType::kDir) dirs.insert(e.path);
     if (e.type == EntryType::kHardlink &&
         (e.link_index >= i || entries[e.link_index].type != EntryType::kFile))
-      return fail(Error::corrupted_data("manifest entry '{}': hard link to a later or non-file entry", e.path));
+      return fail(Error::corrupted_data(
+          "manifest entry '{}': hard link to a later or non-file entry", e.path));
   }
   return ok();
 }
@@ -407,7 +436,8 @@ Result<std::vector<Entry>> load_manifest(const ChunkSource& src, const ChunkId& 
     REWIND_TRY(src(p.id, ChunkType::kManifestPage, buf));
     REWIND_ASSIGN_OR_RETURN(std::vector<Entry> page, decode_page(buf, p.count));
     if (page.front().path != p.first_path)
-      return fail(Error::corrupted_data("manifest page {}: first path does not match the root", p.id.short_hex()));
+      return fail(Error::corrupted_data("manifest page {}: first path does not match the root",
+                                        p.id.short_hex()));
     for (Entry& e : page) all.push_back(std::move(e));
   }
   REWIND_TRY(validate_entries(all));
@@ -420,7 +450,8 @@ Result<Entry> lookup_entry(const ChunkSource& src, const ChunkId& root_id, std::
   REWIND_ASSIGN_OR_RETURN(ManifestRoot root, decode_root(buf));
   auto load_page_with = [&](auto pred) -> Result<std::pair<std::vector<Entry>, const RootPage*>> {
     auto it = std::partition_point(root.pages.begin(), root.pages.end(), pred);
-    if (it == root.pages.begin()) return fail(Error::not_found("'{}' is not in the snapshot", path));
+    if (it == root.pages.begin())
+      return fail(Error::not_found("'{}' is not in the snapshot", path));
     const RootPage& p = *(it - 1);
     REWIND_TRY(src(p.id, ChunkType::kManifestPage, buf));
     REWIND_ASSIGN_OR_RETURN(std::vector<Entry> page, decode_page(buf, p.count));
@@ -437,11 +468,14 @@ Result<Entry> lookup_entry(const ChunkSource& src, const ChunkId& root_id, std::
   if (e.type == EntryType::kHardlink) {
     uint64_t idx = e.link_index;
     uint64_t self = pref->first_index + static_cast<uint64_t>(it - page.begin());
-    if (idx >= self) return fail(Error::corrupted_data("manifest entry '{}': hard link forward", e.path));
-    REWIND_ASSIGN_OR_RETURN(auto tfound, load_page_with([&](const RootPage& p) { return p.first_index <= idx; }));
+    if (idx >= self)
+      return fail(Error::corrupted_data("manifest entry '{}': hard link forward", e.path));
+    REWIND_ASSIGN_OR_RETURN(
+        auto tfound, load_page_with([&](const RootPage& p) { return p.first_index <= idx; }));
     auto& [tpage, tref] = tfound;
     uint64_t off = idx - tref->first_index;
-    if (off >= tpage.size()) return fail(Error::corrupted_data("manifest entry '{}': bad hard link", e.path));
+    if (off >= tpage.size())
+      return fail(Error::corrupted_data("manifest entry '{}': bad hard link", e.path));
     Entry t = std::move(tpage[off]);
     if (t.type != EntryType::kFile)
       return fail(Error::corrupted_data("manifest entry '{}': hard link to a non-file", e.path));

@@ -57,12 +57,12 @@ struct Entry {
   uint32_t uid = 0;
   uint32_t gid = 0;
   int64_t mtime_ns = 0;
-  uint64_t size = 0;       // kFile: logical size
-  uint64_t rdev = 0;       // devices
-  std::string target;      // kSymlink
-  uint64_t link_index = 0; // kHardlink: index of the kFile entry it names
-  uint32_t flags = 0;      // inode flags (FS_IMMUTABLE_FL, FS_APPEND_FL, ...)
-  bool sparse = false;     // kFile: `extents` lists the data; the rest is holes
+  uint64_t size = 0;        // kFile: logical size
+  uint64_t rdev = 0;        // devices
+  std::string target;       // kSymlink
+  uint64_t link_index = 0;  // kHardlink: index of the kFile entry it names
+  uint32_t flags = 0;       // inode flags (FS_IMMUTABLE_FL, FS_APPEND_FL, ...)
+  bool sparse = false;      // kFile: `extents` lists the data; the rest is holes
   std::vector<Extent> extents;
   std::vector<ChunkRef> chunks;  // kFile: the data (of the extents, in order)
   std::vector<Xattr> xattrs;     // includes system.posix_acl_* and security.capability

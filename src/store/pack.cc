@@ -71,7 +71,8 @@ Result<std::vector<PackEntry>> read_pack_index(io::Fs& fs, int fd, std::string_v
     return fail(Error::corrupted_data("pack {}: too short ({} bytes)", pack_name, st.size));
   std::byte foot[kPackFooterSize];
   REWIND_ASSIGN_OR_RETURN(size_t n, fs.pread(fd, foot, st.size - kPackFooterSize));
-  if (n != kPackFooterSize) return fail(Error::corrupted_data("pack {}: short read of footer", pack_name));
+  if (n != kPackFooterSize)
+    return fail(Error::corrupted_data("pack {}: short read of footer", pack_name));
   Reader r(foot, fmt::format("pack {} footer", pack_name));
   REWIND_ASSIGN_OR_RETURN(uint32_t count, r.u32());
   REWIND_ASSIGN_OR_RETURN(uint32_t idx_len, r.u32());
@@ -81,7 +82,8 @@ Result<std::vector<PackEntry>> read_pack_index(io::Fs& fs, int fd, std::string_v
     return fail(Error::corrupted_data("pack {}: bad trailer magic", pack_name));
   if (static_cast<uint64_t>(count) * kIndexEntrySize != idx_len ||
       idx_len > st.size - kPackFooterSize - 8)
-    return fail(Error::corrupted_data("pack {}: index size {} does not match {} entries", pack_name, idx_len, count));
+    return fail(Error::corrupted_data("pack {}: index size {} does not match {} entries", pack_name,
+                                      idx_len, count));
   uint64_t idx_off = st.size - kPackFooterSize - idx_len;
   std::vector<std::byte> idx(idx_len);
   REWIND_ASSIGN_OR_RETURN(size_t m, fs.pread(fd, idx, idx_off));
@@ -106,7 +108,8 @@ Result<std::vector<PackEntry>> read_pack_index(io::Fs& fs, int fd, std::string_v
     REWIND_ASSIGN_OR_RETURN(uint32_t res2, ir.u32());
     (void)res2;
     if (type < 1 || type > 3 || codec > 1)
-      return fail(Error::corrupted_data("pack {}: entry {} has unknown type or codec", pack_name, i));
+      return fail(
+          Error::corrupted_data("pack {}: entry {} has unknown type or codec", pack_name, i));
     e.type = static_cast<ChunkType>(type);
     e.codec = static_cast<ChunkCodec>(codec);
     if (e.offset != expect_off || e.raw_len > kMaxChunkSize || e.stored_len > kMaxChunkSize)
@@ -126,7 +129,8 @@ Status read_chunk(io::Fs& fs, int fd, std::string_view pack_name, const PackEntr
   auto corrupt = [&](std::string_view why) {
     return fail(Error::corrupted_data("pack {} chunk {}: {}", pack_name, e.id.to_hex(), why));
   };
-  if (e.stored_len > kMaxChunkSize || e.raw_len > kMaxChunkSize) return corrupt("size exceeds the limit");
+  if (e.stored_len > kMaxChunkSize || e.raw_len > kMaxChunkSize)
+    return corrupt("size exceeds the limit");
   scratch.resize(kBlobHeaderSize + e.stored_len);
   REWIND_ASSIGN_OR_RETURN(size_t n, fs.pread(fd, scratch, e.offset));
   if (n != scratch.size()) return corrupt("pack is truncated");
@@ -140,8 +144,8 @@ Status read_chunk(io::Fs& fs, int fd, std::string_view pack_name, const PackEntr
   auto idb = r.bytes(32);
   if (!magic || *magic != kBlobMagic) return corrupt("bad blob magic");
   if (!type || *type != static_cast<uint8_t>(e.type) || !codec ||
-      *codec != static_cast<uint8_t>(e.codec) || !raw_len || *raw_len != e.raw_len ||
-      !stored_len || *stored_len != e.stored_len || !idb || !(ChunkId::from_bytes(*idb) == e.id))
+      *codec != static_cast<uint8_t>(e.codec) || !raw_len || *raw_len != e.raw_len || !stored_len ||
+      *stored_len != e.stored_len || !idb || !(ChunkId::from_bytes(*idb) == e.id))
     return corrupt("blob header does not match the index");
   std::span<const std::byte> payload(scratch.data() + kBlobHeaderSize, e.stored_len);
   if (Status st = dec.decompress(e.codec, payload, e.raw_len, out); !st)

@@ -24,16 +24,16 @@ constexpr size_t kMaxQueuedBytes = 64 << 20;
 using nlohmann::json;
 
 json point_to_json(const catalog::PointRow& p) {
-  return json{{"id", p.id},         {"name", p.name},     {"description", p.description},
-              {"kind", p.kind},     {"cause", p.cause},   {"time_ns", p.time_ns},
-              {"user", p.user},     {"host", p.host},     {"kernel", p.kernel},
-              {"tags", p.tags},     {"pinned", p.pinned}, {"pre_id", p.pre_id}};
+  return json{{"id", p.id},     {"name", p.name},     {"description", p.description},
+              {"kind", p.kind}, {"cause", p.cause},   {"time_ns", p.time_ns},
+              {"user", p.user}, {"host", p.host},     {"kernel", p.kernel},
+              {"tags", p.tags}, {"pinned", p.pinned}, {"pre_id", p.pre_id}};
 }
 
 json snapshot_to_json(const catalog::SnapshotRow& s) {
-  return json{{"component", s.component}, {"adapter", s.adapter}, {"category", s.category},
+  return json{{"component", s.component}, {"adapter", s.adapter},   {"category", s.category},
               {"paths", s.paths},         {"manifest", s.manifest}, {"entries", s.entries},
-              {"size", s.size},           {"stored", s.stored},   {"added", s.added}};
+              {"size", s.size},           {"stored", s.stored},     {"added", s.added}};
 }
 
 std::string random_hex(size_t n) {
@@ -124,7 +124,8 @@ Result<ChunkId> ChunkWriter::put(ChunkType type, std::vector<std::byte>&& data) 
 
 Result<ChunkId> ChunkWriter::put_with_id(const ChunkId& id, ChunkType type,
                                          std::vector<std::byte>&& data) {
-  if (data.size() > kMaxChunkSize) return fail(Error::invalid_state("chunk of {} bytes exceeds the limit", data.size()));
+  if (data.size() > kMaxChunkSize)
+    return fail(Error::invalid_state("chunk of {} bytes exceeds the limit", data.size()));
   std::unique_lock lk(mu_);
   if (error_) return fail(*error_);
   if (!known_.emplace(id, 0).second) return id;
@@ -151,7 +152,8 @@ void ChunkWriter::worker() {
       ++busy_;
     }
     ChunkCodec codec = comp.compress(job.data, out);
-    std::span<const std::byte> stored = codec == ChunkCodec::kRaw ? std::span<const std::byte>(job.data) : out;
+    std::span<const std::byte> stored =
+        codec == ChunkCodec::kRaw ? std::span<const std::byte>(job.data) : out;
     Status st = append(job, codec, stored);
     {
       std::lock_guard lk(mu_);
@@ -228,7 +230,8 @@ Result<std::unique_ptr<Repository>> Repository::init(io::Fs& fs, const std::stri
     REWIND_ASSIGN_OR_RETURN(auto entries, fs.list_dir(ls.get()));
     for (const auto& e : entries)
       if (e.name == "config")
-        return fail(Error::invalid_state("{} already holds a repository; refusing to overwrite it", path));
+        return fail(
+            Error::invalid_state("{} already holds a repository; refusing to overwrite it", path));
     if (!entries.empty())
       return fail(Error::invalid_state("{} is not empty; choose an empty or new directory", path));
   } else {
@@ -245,9 +248,9 @@ Result<std::unique_ptr<Repository>> Repository::init(io::Fs& fs, const std::stri
       if (comp.empty() || comp == ".") continue;
       bool last = pos >= path.size();
       Status st = fs.mkdir_at(at.get(), comp, last ? 0700 : 0755);
-      if (!st && st.error().sys_errno() != EEXIST) return fail(st.error().with_context("creating the repository"));
-      if (!st && last)
-        return fail(Error::invalid_state("{} already exists", path));
+      if (!st && st.error().sys_errno() != EEXIST)
+        return fail(st.error().with_context("creating the repository"));
+      if (!st && last) return fail(Error::invalid_state("{} already exists", path));
       REWIND_TRY(fs.fsync_dir(at.get()));
       REWIND_ASSIGN_OR_RETURN(io::Fd nxt, fs.open_at(at.get(), comp, O_RDONLY | O_DIRECTORY));
       at = std::move(nxt);
@@ -268,12 +271,14 @@ Result<std::unique_ptr<Repository>> Repository::init(io::Fs& fs, const std::stri
   c.id = random_hex(16);
   c.compression_level = opts.compression_level;
   REWIND_ASSIGN_OR_RETURN(c.auth_key, parse_key(random_hex(32)));
-  json cfg{{"format", c.format},
-           {"id", c.id},
-           {"compression", c.compression_level},
-           {"chunker", {{"min", c.chunker.min_size}, {"avg", c.chunker.avg_size}, {"max", c.chunker.max_size}}},
-           {"max_pack_size", c.max_pack_size},
-           {"auth_key", hex_encode(c.auth_key)}};
+  json cfg{
+      {"format", c.format},
+      {"id", c.id},
+      {"compression", c.compression_level},
+      {"chunker",
+       {{"min", c.chunker.min_size}, {"avg", c.chunker.avg_size}, {"max", c.chunker.max_size}}},
+      {"max_pack_size", c.max_pack_size},
+      {"auth_key", hex_encode(c.auth_key)}};
   std::string text = cfg.dump(2) + "\n";
   REWIND_TRY(io::write_file_atomic(fs, repo->dir_.get(), "config", io::as_bytes(text), 0600));
   REWIND_TRY(fs.fsync_dir(repo->dir_.get()));
@@ -286,7 +291,8 @@ Result<std::unique_ptr<Repository>> Repository::open(io::Fs& fs, const std::stri
   auto dir = fs.open_path(path, O_RDONLY | O_DIRECTORY);
   if (!dir) {
     if (dir.error().code() == ErrorCode::kNotFound)
-      return fail(Error::no_repository("no repository at {} (create one with `rewind init`, or pass --repo)", path));
+      return fail(Error::no_repository(
+          "no repository at {} (create one with `rewind init`, or pass --repo)", path));
     return fail(dir.error());
   }
   repo->dir_ = std::move(*dir);
@@ -302,7 +308,8 @@ Result<std::unique_ptr<Repository>> Repository::open(io::Fs& fs, const std::stri
   int format = cfg["format"].get<int>();
   if (format > kRepoFormatVersion)
     return fail(Error::invalid_state(
-        "repository {} has format {}, newer than this rewind reads ({}); upgrade rewind", path, format, kRepoFormatVersion));
+        "repository {} has format {}, newer than this rewind reads ({}); upgrade rewind", path,
+        format, kRepoFormatVersion));
   if (format < 1) return fail(Error::corrupted_data("{}/config: bad format {}", path, format));
   RepoConfig& c = repo->config_;
   try {
@@ -317,14 +324,18 @@ Result<std::unique_ptr<Repository>> Repository::open(io::Fs& fs, const std::stri
   } catch (const std::exception& e) {
     return fail(Error::corrupted_data("{}/config: {}", path, e.what()));
   }
-  if (c.chunker.min_size == 0 || c.chunker.max_size > kMaxChunkSize || c.chunker.min_size > c.chunker.avg_size ||
-      c.chunker.avg_size > c.chunker.max_size || (c.chunker.avg_size & (c.chunker.avg_size - 1)) != 0)
+  if (c.chunker.min_size == 0 || c.chunker.max_size > kMaxChunkSize ||
+      c.chunker.min_size > c.chunker.avg_size || c.chunker.avg_size > c.chunker.max_size ||
+      (c.chunker.avg_size & (c.chunker.avg_size - 1)) != 0)
     return fail(Error::corrupted_data("{}/config: bad chunker parameters", path));
-  REWIND_ASSIGN_OR_RETURN(repo->packs_, fs.open_at(repo->dir_.get(), "packs", O_RDONLY | O_DIRECTORY));
-  REWIND_ASSIGN_OR_RETURN(repo->roots_, fs.open_at(repo->dir_.get(), "roots", O_RDONLY | O_DIRECTORY));
+  REWIND_ASSIGN_OR_RETURN(repo->packs_,
+                          fs.open_at(repo->dir_.get(), "packs", O_RDONLY | O_DIRECTORY));
+  REWIND_ASSIGN_OR_RETURN(repo->roots_,
+                          fs.open_at(repo->dir_.get(), "roots", O_RDONLY | O_DIRECTORY));
   if (opts.write) REWIND_TRY(repo->take_lock(opts));
   auto cat = catalog::Catalog::open(fs, path + "/catalog.db", opts.write);
-  if (!cat) return fail(cat.error().with_context("opening the catalog (`rewind repair` rebuilds it)"));
+  if (!cat)
+    return fail(cat.error().with_context("opening the catalog (`rewind repair` rebuilds it)"));
   repo->catalog_ = std::move(*cat);
   if (opts.write && opts.sync_catalog) {
     REWIND_ASSIGN_OR_RETURN(SyncReport rep, repo->sync_catalog(false));
@@ -346,14 +357,15 @@ Status Repository::take_lock(const OpenOptions& opts) {
   Status st = fs_.flock(lock_.get(), true, false);
   if (!st && st.error().code() == ErrorCode::kBusy) {
     if (!opts.wait)
-      return fail(Error::busy("repository {} is locked by {}; try again later or pass --wait", path_,
-                              describe_lock_holder(fs_, dir_.get())));
+      return fail(Error::busy("repository {} is locked by {}; try again later or pass --wait",
+                              path_, describe_lock_holder(fs_, dir_.get())));
     st = fs_.flock(lock_.get(), true, true);
   }
   REWIND_TRY(st);
   // The holder's pid and operation, for the message a second writer gets.
   // Not durable on purpose: the kernel releases the lock when we die.
-  std::string who = fmt::format("pid {} ({})\n", ::getpid(), opts.operation.empty() ? "write" : opts.operation);
+  std::string who =
+      fmt::format("pid {} ({})\n", ::getpid(), opts.operation.empty() ? "write" : opts.operation);
   REWIND_TRY(fs_.ftruncate(lock_.get(), 0));
   REWIND_TRY(fs_.pwrite(lock_.get(), io::as_bytes(who), 0));
   return ok();
@@ -380,7 +392,8 @@ Result<io::Fd*> Repository::pack_fd(int64_t pack_id, std::string* name) {
     REWIND_ASSIGN_OR_RETURN(auto packs, catalog_->list_packs());
     for (auto& p : packs) pack_names_[p.id] = p.name;
     nit = pack_names_.find(pack_id);
-    if (nit == pack_names_.end()) return fail(Error::corrupted_data("catalog names unknown pack {}", pack_id));
+    if (nit == pack_names_.end())
+      return fail(Error::corrupted_data("catalog names unknown pack {}", pack_id));
   }
   *name = nit->second;
   auto fd = fs_.open_at(packs_.get(), nit->second + ".pack", O_RDONLY);
@@ -408,8 +421,12 @@ Status Repository::load_index() {
     if (c.id.size() != 32) return;
     ChunkId id;
     std::memcpy(id.bytes.data(), c.id.data(), 32);
-    index_[id] = ChunkLocation{c.pack, c.offset, c.stored_len, c.raw_len,
-                               static_cast<ChunkType>(c.type), static_cast<ChunkCodec>(c.codec)};
+    index_[id] = ChunkLocation{c.pack,
+                               c.offset,
+                               c.stored_len,
+                               c.raw_len,
+                               static_cast<ChunkType>(c.type),
+                               static_cast<ChunkCodec>(c.codec)};
   }));
   {
     std::lock_guard lk(pack_fds_mu_);
@@ -433,7 +450,11 @@ std::optional<ChunkLocation> Repository::locate(const ChunkId& id) {
     std::lock_guard lk(pack_fds_mu_);
     pack_names_[c.pack] = (*r)->second;
   }
-  return ChunkLocation{c.pack, c.offset, c.stored_len, c.raw_len, static_cast<ChunkType>(c.type),
+  return ChunkLocation{c.pack,
+                       c.offset,
+                       c.stored_len,
+                       c.raw_len,
+                       static_cast<ChunkType>(c.type),
                        static_cast<ChunkCodec>(c.codec)};
 }
 
@@ -500,7 +521,8 @@ Result<RootRecord> Repository::parse_root_record(const std::string& file, std::s
   rec.file = file;
   try {
     if (j.at("version").get<int>() > kRootRecordVersion) return bad("newer version");
-    if (j.at("repository").get<std::string>() != config_.id) return bad("belongs to another repository");
+    if (j.at("repository").get<std::string>() != config_.id)
+      return bad("belongs to another repository");
     rec.seq = j.at("seq").get<int64_t>();
     rec.tombstone = j.at("tombstone").get<bool>();
     const json& p = j.at("point");
@@ -547,7 +569,8 @@ Result<std::vector<RootRecord>> Repository::read_root_records(std::vector<std::s
     if (!parsed) continue;
     auto text = io::read_small_file(fs_, roots_.get(), n.name, kMaxRootRecord);
     if (!text) {
-      if (problems) problems->push_back(fmt::format("root record {}: {}", n.name, text.error().message()));
+      if (problems)
+        problems->push_back(fmt::format("root record {}: {}", n.name, text.error().message()));
       continue;
     }
     auto rec = parse_root_record(n.name, *text);
@@ -556,7 +579,8 @@ Result<std::vector<RootRecord>> Repository::read_root_records(std::vector<std::s
       continue;
     }
     if (rec->point.id != parsed->second || rec->seq != parsed->first) {
-      if (problems) problems->push_back(fmt::format("root record {}: name does not match its content", n.name));
+      if (problems)
+        problems->push_back(fmt::format("root record {}: name does not match its content", n.name));
       continue;
     }
     auto it = newest.find(rec->point.id);
@@ -583,8 +607,13 @@ Status Repository::import_pack(const std::string& name, SyncReport& rep) {
   REWIND_ASSIGN_OR_RETURN(io::Stat st, fs_.fstat(fd->get()));
   REWIND_ASSIGN_OR_RETURN(int64_t pid, catalog_->insert_pack(name, st.size));
   for (const PackEntry& e : *entries) {
-    catalog::ChunkRow c{std::string(reinterpret_cast<const char*>(e.id.bytes.data()), 32), pid, e.offset,
-                        e.stored_len, e.raw_len, static_cast<uint8_t>(e.type), static_cast<uint8_t>(e.codec)};
+    catalog::ChunkRow c{std::string(reinterpret_cast<const char*>(e.id.bytes.data()), 32),
+                        pid,
+                        e.offset,
+                        e.stored_len,
+                        e.raw_len,
+                        static_cast<uint8_t>(e.type),
+                        static_cast<uint8_t>(e.codec)};
     REWIND_TRY(catalog_->insert_chunk(c));
     ++rep.chunks_imported;
   }
@@ -664,8 +693,13 @@ Status Repository::commit_point(ChunkWriter& writer, catalog::PointRow& point,
     for (const auto& p : packs) {
       REWIND_ASSIGN_OR_RETURN(int64_t pid, catalog_->insert_pack(p.name, p.size));
       for (const PackEntry& e : p.entries) {
-        catalog::ChunkRow c{std::string(reinterpret_cast<const char*>(e.id.bytes.data()), 32), pid, e.offset,
-                            e.stored_len, e.raw_len, static_cast<uint8_t>(e.type), static_cast<uint8_t>(e.codec)};
+        catalog::ChunkRow c{std::string(reinterpret_cast<const char*>(e.id.bytes.data()), 32),
+                            pid,
+                            e.offset,
+                            e.stored_len,
+                            e.raw_len,
+                            static_cast<uint8_t>(e.type),
+                            static_cast<uint8_t>(e.codec)};
         REWIND_TRY(catalog_->insert_chunk(c));
       }
     }

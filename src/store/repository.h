@@ -53,9 +53,9 @@ struct InitOptions {
 };
 
 struct OpenOptions {
-  bool write = false;      // take the writer lock
-  bool wait = false;       // wait for the lock instead of failing kBusy
-  std::string operation;   // written into the lock file for a waiting writer's message
+  bool write = false;        // take the writer lock
+  bool wait = false;         // wait for the lock instead of failing kBusy
+  std::string operation;     // written into the lock file for a waiting writer's message
   bool sync_catalog = true;  // import packs / root records the catalog lacks (writers)
 };
 

@@ -34,23 +34,30 @@ RollbackSystem::~RollbackSystem() = default;
 
 const SystemOptions& RollbackSystem::options() const { return impl_->manager.options(); }
 
-Result<CreateReport> RollbackSystem::create_recovery_point(const CreateOptions& opts, ProgressObserver& obs) {
+Result<CreateReport> RollbackSystem::create_recovery_point(const CreateOptions& opts,
+                                                           ProgressObserver& obs) {
   return impl_->manager.create(opts, obs);
 }
 
-Result<CreateReport> RollbackSystem::create_recovery_point_with_name(const std::string& name,
-                                                                     const std::vector<std::string>& paths,
-                                                                     ProgressObserver& obs) {
+Result<CreateReport> RollbackSystem::create_recovery_point_with_name(
+    const std::string& name, const std::vector<std::string>& paths, ProgressObserver& obs) {
   CreateOptions o;
   o.name = name;
   o.paths = paths;
   return impl_->manager.create(o, obs);
 }
 
-Result<std::vector<RecoveryPointInfo>> RollbackSystem::list_recovery_points() { return impl_->manager.list(); }
-Result<RecoveryPointInfo> RollbackSystem::get_recovery_point(const std::string& id) { return impl_->manager.get(id); }
-Result<int64_t> RollbackSystem::resolve(const std::string& id) { return impl_->manager.resolve(id); }
-Result<std::vector<DiffItem>> RollbackSystem::diff(const std::string& id, const std::optional<std::string>& id2,
+Result<std::vector<RecoveryPointInfo>> RollbackSystem::list_recovery_points() {
+  return impl_->manager.list();
+}
+Result<RecoveryPointInfo> RollbackSystem::get_recovery_point(const std::string& id) {
+  return impl_->manager.get(id);
+}
+Result<int64_t> RollbackSystem::resolve(const std::string& id) {
+  return impl_->manager.resolve(id);
+}
+Result<std::vector<DiffItem>> RollbackSystem::diff(const std::string& id,
+                                                   const std::optional<std::string>& id2,
                                                    ProgressObserver& obs) {
   return impl_->manager.diff(id, id2, obs);
 }
@@ -63,6 +70,8 @@ Result<VerifyReport> RollbackSystem::verify(bool read_data, ProgressObserver& ob
 Status RollbackSystem::dump(const std::string& id, const std::string& path, int out_fd) {
   return impl_->manager.dump(id, path, out_fd);
 }
-Result<RepairReport> RollbackSystem::repair(ProgressObserver& obs) { return impl_->manager.repair(obs); }
+Result<RepairReport> RollbackSystem::repair(ProgressObserver& obs) {
+  return impl_->manager.repair(obs);
+}
 
 }  // namespace rwd

@@ -15,6 +15,7 @@
 #include <cstring>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <thread>
 
 #include "integration/integration_helpers.h"
@@ -58,7 +59,8 @@ class Background {
     std::vector<char*> cargv;
     for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
     cargv.push_back(nullptr);
-    if (posix_spawnp(&pid_, argv[0].c_str(), nullptr, nullptr, cargv.data(), environ) != 0) pid_ = -1;
+    if (posix_spawnp(&pid_, argv[0].c_str(), nullptr, nullptr, cargv.data(), environ) != 0)
+      pid_ = -1;
   }
   ~Background() {
     if (pid_ > 0) {
@@ -132,6 +134,33 @@ TEST(Capture, InPlaceRestoreReplacesImmutableLiveFile) {
   EXPECT_THAT(lsattr_flags(sb.at("/data/f")), ::testing::Not(::testing::HasSubstr("i")));
 }
 
+// A live directory made immutable or append-only after the point (the point's has no flags):
+// restore in place brings the directory and the file inside back, exit 0, no temporary left.
+// DISABLED: rewind bug — files/restore.cc ensure_dir() keeps an existing directory without
+// clearing FS_IMMUTABLE_FL/FS_APPEND_FL (only apply_dir_metadata does, at the very end), so
+// creating the temporary inside fails with EPERM (exit 15); with +a the rename over the file
+// fails and the temporary ".rw-tmp-*" is left in the live directory (unlink is refused too).
+TEST(Capture, DISABLED_InPlaceRestoreThroughFlaggedLiveDirectory) {
+  for (const char* flag : {"+i", "+a"}) {
+    SCOPED_TRACE(flag);
+    Sandbox sb;
+    FlagCleaner clean{{sb.dir.path()}};
+    ASSERT_EQ(sb.init().exit_code, 0);
+    write_file(sb.at("/data/sub/f"), "point\n");
+    ASSERT_EQ(sb.create({"/data"}), 1);
+    write_file(sb.at("/data/sub/f"), "live\n");
+    chattr(flag, sb.at("/data/sub"));
+    auto r = sb.rw({"restore", "1"});
+    EXPECT_EQ(r.exit_code, 0) << describe(r);
+    EXPECT_EQ(read_file(sb.at("/data/sub/f")), "point\n");
+    EXPECT_THAT(lsattr_flags(sb.at("/data/sub")), ::testing::Not(::testing::HasSubstr(flag + 1)));
+    std::set<std::string> names;
+    for (const auto& e : std::filesystem::directory_iterator(sb.at("/data/sub")))
+      names.insert(e.path().filename());
+    EXPECT_EQ(names, (std::set<std::string>{"f"}));
+  }
+}
+
 // A file rewritten for the whole capture is reported as "changed while it was being captured".
 TEST(Capture, FileChangingDuringCaptureIsReported) {
   Sandbox sb;
@@ -162,7 +191,8 @@ TEST(Capture, FileChangingDuringCaptureIsReported) {
   bool found = false;
   for (const auto& w : j["warnings"]) {
     std::string s = w.get<std::string>();
-    if (s.find("changed while it was being captured") != std::string::npos && s.find("/data/busy") != std::string::npos)
+    if (s.find("changed while it was being captured") != std::string::npos &&
+        s.find("/data/busy") != std::string::npos)
       found = true;
     EXPECT_EQ(s.find("/data/quiet"), std::string::npos) << "a quiet file was reported: " << s;
   }
@@ -170,7 +200,8 @@ TEST(Capture, FileChangingDuringCaptureIsReported) {
   EXPECT_THAT(r.err, ::testing::HasSubstr("changed while it was being captured"));
 }
 
-// A tmpfs mounted inside the captured path is not crossed: the mount point is in the point, its contents are not.
+// A tmpfs mounted inside the captured path is not crossed: the mount point is in the point, its
+// contents are not.
 TEST(Capture, OtherFileSystemIsNotCrossed) {
   Sandbox sb;
   ASSERT_EQ(sb.init().exit_code, 0);
@@ -191,7 +222,8 @@ TEST(Capture, OtherFileSystemIsNotCrossed) {
   const std::string out = sb.dir.sub("out");
   auto r = sb.rw({"restore", "1", "--to", out});
   ASSERT_EQ(r.exit_code, 0) << describe(r);
-  ASSERT_TRUE(std::filesystem::is_directory(out + "/data/mnt")) << "the mount point itself belongs to the point";
+  ASSERT_TRUE(std::filesystem::is_directory(out + "/data/mnt"))
+      << "the mount point itself belongs to the point";
   EXPECT_TRUE(std::filesystem::is_empty(out + "/data/mnt"));
 
   auto j = sb.rw({"--json", "create", "--path", "/data"});
@@ -204,8 +236,9 @@ TEST(Capture, CacheDirectoryIsSkipped) {
   Sandbox sb;
   ASSERT_EQ(sb.init().exit_code, 0);
   write_file(sb.at("/data/f"), "kept\n");
-  write_file(sb.at("/data/cache/CACHEDIR.TAG"),
-             "Signature: 8a477f597d28d172789f06886806bc55\n# This file is a cache directory tag.\n");
+  write_file(
+      sb.at("/data/cache/CACHEDIR.TAG"),
+      "Signature: 8a477f597d28d172789f06886806bc55\n# This file is a cache directory tag.\n");
   write_file(sb.at("/data/cache/blob"), "cached\n");
   write_file(sb.at("/data/notcache/CACHEDIR.TAG"), "Signature: 0000000000000000000000000000000\n");
   write_file(sb.at("/data/notcache/blob"), "not a cache\n");
@@ -235,11 +268,12 @@ TEST(Capture, SocketIsSkippedWithWarning) {
   {
     int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
     ASSERT_GE(fd, 0);
-    struct sockaddr_un addr{};
+    struct sockaddr_un addr {};
     addr.sun_family = AF_UNIX;
     ASSERT_LT(sock.size(), sizeof(addr.sun_path));
     std::memcpy(addr.sun_path, sock.c_str(), sock.size() + 1);
-    ASSERT_EQ(::bind(fd, reinterpret_cast<struct sockaddr*>(&addr), sizeof(addr)), 0) << std::strerror(errno);
+    ASSERT_EQ(::bind(fd, reinterpret_cast<struct sockaddr*>(&addr), sizeof(addr)), 0)
+        << std::strerror(errno);
     ::close(fd);
   }
   ASSERT_TRUE(S_ISSOCK(itest::lstat_or_die(sock).st_mode));

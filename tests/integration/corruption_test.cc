@@ -104,7 +104,8 @@ TEST_F(Corruption, RestoreToNewDirWritesNothingDamaged) {
   EXPECT_FALSE(itest::exists_nofollow(out + "/data/f"));
   // No temporary left behind either.
   if (std::filesystem::exists(out + "/data"))
-    for (const auto& e : std::filesystem::directory_iterator(out + "/data")) ADD_FAILURE() << "left: " << e.path();
+    for (const auto& e : std::filesystem::directory_iterator(out + "/data"))
+      ADD_FAILURE() << "left: " << e.path();
   // An unaffected file of the same point still restores.
   std::string out2 = sb.dir.sub("new2");
   auto ok = sb.rw({"restore", "1", "/data/g", "--to", out2});
@@ -126,7 +127,8 @@ TEST_F(Corruption, RestoreInPlaceLeavesLiveFileUnchanged) {
   EXPECT_EQ(after.st_mode, before.st_mode);
   // No temporary file left in the directory.
   std::set<std::string> names;
-  for (const auto& e : std::filesystem::directory_iterator(sb.at("/data"))) names.insert(e.path().filename());
+  for (const auto& e : std::filesystem::directory_iterator(sb.at("/data")))
+    names.insert(e.path().filename());
   EXPECT_EQ(names, (std::set<std::string>{"f", "g"}));
 }
 

@@ -46,6 +46,13 @@ Entry symlink_entry(const std::string& path, const std::string& target) {
   return e;
 }
 
+// A file whose content commit_manifest fills in.
+Entry file_entry(const std::string& path) {
+  Entry e;
+  e.path = path;
+  return e;
+}
+
 Entry hardlink_entry(const std::string& path, uint64_t index) {
   Entry e;
   e.path = path;
@@ -59,7 +66,8 @@ Entry hardlink_entry(const std::string& path, uint64_t index) {
 // Returns the point's ID.
 int64_t commit_manifest(const std::string& repo_path, std::vector<Entry> entries,
                         const std::map<size_t, std::string>& contents) {
-  auto repo = store::Repository::open(io::posix_fs(), repo_path, {.write = true, .operation = "hostile-test"});
+  auto repo = store::Repository::open(io::posix_fs(), repo_path,
+                                      {.write = true, .operation = "hostile-test"});
   EXPECT_TRUE(repo.has_value()) << repo.error().message();
   if (!repo) return -1;
   EXPECT_TRUE((*repo)->load_index().has_value());
@@ -130,20 +138,32 @@ class Hostile : public ::testing::Test {
 
   // Restores `id` into a new directory and in place; both must exit 13 and
   // change nothing. `escapes` are host paths that must not come to exist.
-  void expect_refused(int64_t id, const std::vector<std::string>& escapes) {
+  // `why` is a piece of the validation error expected on stderr.
+  void expect_refused(int64_t id, const std::string& why, const std::vector<std::string>& escapes) {
     ASSERT_GT(id, 1);
     const std::string to = sb.dir.sub("new");
     auto r = sb.rw({"restore", std::to_string(id), "--to", to}, 60);
     EXPECT_EQ(r.exit_code, 13) << describe(r);
-    if (std::filesystem::exists(to + "/data"))
-      EXPECT_TRUE(std::filesystem::is_empty(to + "/data")) << "restore --to wrote into " << to << "/data";
+    EXPECT_THAT(r.err, ::testing::HasSubstr(why));
+    if (std::filesystem::exists(to + "/data")) {
+      EXPECT_TRUE(std::filesystem::is_empty(to + "/data"))
+          << "restore --to wrote into " << to << "/data";
+    }
     for (const auto& e : escapes) EXPECT_FALSE(itest::exists_nofollow(e)) << e << " was created";
 
     auto p = sb.rw({"restore", std::to_string(id)}, 60);
     EXPECT_EQ(p.exit_code, 13) << describe(p);
+    EXPECT_THAT(p.err, ::testing::HasSubstr(why));
     EXPECT_EQ(tree_diff(baseline, sb.at("/data"), /*ignore_root=*/false), "");
     for (const auto& e : escapes) EXPECT_FALSE(itest::exists_nofollow(e)) << e << " was created";
     EXPECT_EQ(tree_diff(outside_baseline, outside, false), "");
+
+    // Reading the manifest anywhere else fails the same way.
+    auto d = sb.rw({"diff", std::to_string(id)}, 60);
+    EXPECT_EQ(d.exit_code, 13) << describe(d);
+    auto v = sb.rw({"verify"}, 60);
+    EXPECT_EQ(v.exit_code, 13) << describe(v);
+    EXPECT_THAT(v.out, ::testing::HasSubstr(why));
   }
 
   Sandbox sb;
@@ -154,7 +174,8 @@ class Hostile : public ::testing::Test {
 
 // Control: a well-formed manifest written by the same helper restores (the helper itself is sound).
 TEST_F(Hostile, ControlWellFormedManifestRestores) {
-  int64_t id = commit_manifest(sb.repo, {dir_entry(""), Entry{.path = "f"}, hardlink_entry("g", 1)}, {{1, "good\n"}});
+  int64_t id = commit_manifest(sb.repo, {dir_entry(""), file_entry("f"), hardlink_entry("g", 1)},
+                               {{1, "good\n"}});
   ASSERT_EQ(id, 2);
   const std::string to = sb.dir.sub("new");
   auto r = sb.rw({"restore", "2", "--to", to});
@@ -166,68 +187,75 @@ TEST_F(Hostile, ControlWellFormedManifestRestores) {
 
 // An entry named "../escape" is refused with 13, and nothing appears beside the target.
 TEST_F(Hostile, DotDotPathIsRefused) {
-  int64_t id = commit_manifest(sb.repo, {dir_entry(""), Entry{.path = "../escape"}}, {{1, "escaped\n"}});
-  expect_refused(id, {sb.dir.sub("new/escape"), sb.at("/escape"), sb.dir.sub("escape")});
+  int64_t id =
+      commit_manifest(sb.repo, {dir_entry(""), file_entry("../escape")}, {{1, "escaped\n"}});
+  expect_refused(id, "'..'", {sb.dir.sub("new/escape"), sb.at("/escape"), sb.dir.sub("escape")});
 }
 
 // A nested "a/../../escape" is refused with 13 as well.
 TEST_F(Hostile, NestedDotDotPathIsRefused) {
-  int64_t id =
-      commit_manifest(sb.repo, {dir_entry(""), dir_entry("a"), Entry{.path = "a/../../escape"}}, {{2, "escaped\n"}});
-  expect_refused(id, {sb.dir.sub("new/escape"), sb.at("/escape")});
+  int64_t id = commit_manifest(
+      sb.repo, {dir_entry(""), dir_entry("a"), file_entry("a/../../escape")}, {{2, "escaped\n"}});
+  expect_refused(id, "'..'", {sb.dir.sub("new/escape"), sb.at("/escape")});
 }
 
 // An absolute entry name is refused with 13, and the absolute path is not written.
 TEST_F(Hostile, AbsolutePathIsRefused) {
   const std::string abs = sb.dir.sub("abs-target");
-  int64_t id = commit_manifest(sb.repo, {dir_entry(""), Entry{.path = abs}}, {{1, "absolute\n"}});
-  expect_refused(id, {abs});
+  int64_t id = commit_manifest(sb.repo, {dir_entry(""), file_entry(abs)}, {{1, "absolute\n"}});
+  expect_refused(id, "absolute", {abs});
 }
 
 // Two entries with the same name are refused with 13.
 TEST_F(Hostile, DuplicateNamesAreRefused) {
-  int64_t id = commit_manifest(sb.repo, {dir_entry(""), Entry{.path = "a"}, Entry{.path = "a"}},
+  int64_t id = commit_manifest(sb.repo, {dir_entry(""), file_entry("a"), file_entry("a")},
                                {{1, "first\n"}, {2, "second\n"}});
-  expect_refused(id, {});
+  expect_refused(id, "duplicate", {});
 }
 
 // A hard link to a later entry is refused with 13.
 TEST_F(Hostile, HardLinkForwardIsRefused) {
-  int64_t id = commit_manifest(sb.repo, {dir_entry(""), hardlink_entry("a", 2), Entry{.path = "b"}}, {{2, "b\n"}});
-  expect_refused(id, {});
+  int64_t id = commit_manifest(sb.repo, {dir_entry(""), hardlink_entry("a", 2), file_entry("b")},
+                               {{2, "b\n"}});
+  expect_refused(id, "hard link to a later or non-file", {});
 }
 
 // A hard link to an entry that does not exist is refused with 13.
 TEST_F(Hostile, HardLinkOutOfRangeIsRefused) {
-  int64_t id = commit_manifest(sb.repo, {dir_entry(""), Entry{.path = "a"}, hardlink_entry("b", 99)}, {{1, "a\n"}});
-  expect_refused(id, {});
+  int64_t id = commit_manifest(sb.repo, {dir_entry(""), file_entry("a"), hardlink_entry("b", 99)},
+                               {{1, "a\n"}});
+  expect_refused(id, "hard link to a later or non-file", {});
 }
 
 // A hard link to a directory entry is refused with 13.
 TEST_F(Hostile, HardLinkToDirectoryIsRefused) {
-  int64_t id = commit_manifest(sb.repo, {dir_entry(""), dir_entry("d"), hardlink_entry("e", 1)}, {});
-  expect_refused(id, {});
+  int64_t id =
+      commit_manifest(sb.repo, {dir_entry(""), dir_entry("d"), hardlink_entry("e", 1)}, {});
+  expect_refused(id, "hard link to a later or non-file", {});
 }
 
-// A symlink "l" to a directory outside, then a file "l/f", is refused and nothing is written through the link.
+// A symlink "l" to a directory outside, then a file "l/f", is refused and nothing is written
+// through the link.
 TEST_F(Hostile, FileBeneathSymlinkIsRefused) {
-  int64_t id = commit_manifest(sb.repo, {dir_entry(""), symlink_entry("l", outside), Entry{.path = "l/f"}},
-                               {{2, "through the link\n"}});
-  expect_refused(id, {outside + "/f"});
+  int64_t id =
+      commit_manifest(sb.repo, {dir_entry(""), symlink_entry("l", outside), file_entry("l/f")},
+                      {{2, "through the link\n"}});
+  expect_refused(id, "parent is not a directory", {outside + "/f"});
 }
 
 // A file beneath a file entry is refused with 13.
 TEST_F(Hostile, EntryBeneathFileIsRefused) {
-  int64_t id = commit_manifest(sb.repo, {dir_entry(""), Entry{.path = "a"}, Entry{.path = "a/b"}},
+  int64_t id = commit_manifest(sb.repo, {dir_entry(""), file_entry("a"), file_entry("a/b")},
                                {{1, "a\n"}, {2, "b\n"}});
-  expect_refused(id, {});
+  expect_refused(id, "parent is not a directory", {});
 }
 
 // A file whose chunk lengths do not add up to its size is refused with 13.
 TEST_F(Hostile, SizeMismatchIsRefused) {
-  std::vector<Entry> entries{dir_entry(""), Entry{.path = "a"}};
+  std::vector<Entry> entries{dir_entry(""), file_entry("a")};
   // Built by hand: size claims more than the chunk holds.
-  auto repo = store::Repository::open(io::posix_fs(), sb.repo, {.write = true, .operation = "hostile-test"});
+  auto repo = store::Repository::open(io::posix_fs(), sb.repo,
+                                      {.write = true, .operation = "hostile-test"});
   ASSERT_TRUE(repo.has_value());
   ASSERT_TRUE((*repo)->load_index().has_value());
   {
@@ -247,11 +275,12 @@ TEST_F(Hostile, SizeMismatchIsRefused) {
     ASSERT_TRUE(next.has_value());
     catalog::PointRow point;
     point.id = *next;
-    catalog::SnapshotRow row{point.id, "/data", "files", "other", {"/data"}, root->to_hex(), 2, 1 << 20, 0, 0};
+    catalog::SnapshotRow row{point.id,       "/data", "files", "other", {"/data"},
+                             root->to_hex(), 2,       1 << 20, 0,       0};
     ASSERT_TRUE((*repo)->commit_point(w, point, {row}).has_value());
   }
   repo->reset();
-  expect_refused(2, {});
+  expect_refused(2, "do not add up", {});
 }
 
 }  // namespace

@@ -25,7 +25,8 @@ using rwd::testing::TempDir;
 
 // Everything about a finished command, for failure messages.
 inline std::string describe(const RunResult& r) {
-  return "exit code " + std::to_string(r.exit_code) + "\n--- stdout ---\n" + r.out + "\n--- stderr ---\n" + r.err;
+  return "exit code " + std::to_string(r.exit_code) + "\n--- stdout ---\n" + r.out +
+         "\n--- stderr ---\n" + r.err;
 }
 
 // Runs a shell snippet (test set-up only; rewind itself is never run
@@ -38,7 +39,8 @@ inline RunResult sh(const std::string& script, int timeout_seconds = 120) {
 // directory. The repository is created by init().
 class Sandbox {
  public:
-  explicit Sandbox(const std::string& prefix = "rewind-it") : dir(prefix), root(dir.sub("root")), repo(dir.sub("repo")) {
+  explicit Sandbox(const std::string& prefix = "rewind-it")
+      : dir(prefix), root(dir.sub("root")), repo(dir.sub("repo")) {
     std::filesystem::create_directories(root);
   }
 
@@ -86,7 +88,7 @@ inline bool exists_nofollow(const std::string& p) {
 }
 
 inline struct stat lstat_or_die(const std::string& p) {
-  struct stat st{};
+  struct stat st {};
   EXPECT_EQ(::lstat(p.c_str(), &st), 0) << p;
   return st;
 }
@@ -113,7 +115,8 @@ inline uint64_t pack_bytes(const std::string& repo) {
 inline std::vector<std::string> packs_by_size(const std::string& repo) {
   std::vector<std::pair<uint64_t, std::string>> v;
   for (const auto& e : std::filesystem::directory_iterator(repo + "/packs"))
-    if (e.is_regular_file() && e.path().extension() == ".pack") v.emplace_back(e.file_size(), e.path().string());
+    if (e.is_regular_file() && e.path().extension() == ".pack")
+      v.emplace_back(e.file_size(), e.path().string());
   std::sort(v.rbegin(), v.rend());
   std::vector<std::string> out;
   for (auto& [s, p] : v) out.push_back(p);

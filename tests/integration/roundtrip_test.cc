@@ -35,8 +35,8 @@ void must(const std::vector<std::string>& argv) {
 // after its contents stop changing).
 std::vector<std::string> paths_deepest_first(const std::string& top) {
   std::vector<std::string> out;
-  for (auto it = std::filesystem::recursive_directory_iterator(top); it != std::filesystem::recursive_directory_iterator();
-       ++it)
+  for (auto it = std::filesystem::recursive_directory_iterator(top);
+       it != std::filesystem::recursive_directory_iterator(); ++it)
     out.push_back(it->path().string());
   std::sort(out.begin(), out.end(), [](const std::string& a, const std::string& b) {
     auto depth = [](const std::string& s) { return std::count(s.begin(), s.end(), '/'); };
@@ -61,6 +61,17 @@ void build_tree(const std::string& d) {
     ASSERT_EQ(::pwrite(fd, "sparse-40", 9, 40 << 20), 9);
     ::close(fd);
   }
+  // A file that is one hole, and one whose data ends it.
+  {
+    int fd = ::open((d + "/all-hole").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(::ftruncate(fd, 8 << 20), 0);
+    ::close(fd);
+    fd = ::open((d + "/data-at-end").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(::pwrite(fd, "tail", 4, 16 << 20), 4);
+    ::close(fd);
+  }
   // A hard-link group of three names, across directories.
   write_file(d + "/links/h1", "linked content\n");
   ASSERT_EQ(::link((d + "/links/h1").c_str(), (d + "/links/h2").c_str()), 0);
@@ -79,9 +90,15 @@ void build_tree(const std::string& d) {
   ASSERT_EQ(::chmod((d + "/setgid").c_str(), 02755), 0);
   write_file(d + "/capable", "pretend binary\n", 0755);
   must({"setcap", "cap_net_raw+ep", d + "/capable"});
+  write_file(d + "/setuid-capable", "both\n", 0755);
+  ASSERT_EQ(::chmod((d + "/setuid-capable").c_str(), 04755), 0);
+  must({"setcap", "cap_sys_time+ep", d + "/setuid-capable"});
+  std::filesystem::create_directories(d + "/setgid-dir");
+  ASSERT_EQ(::chmod((d + "/setgid-dir").c_str(), 02775), 0);
+  write_file(d + "/setgid-dir/f", "in a setgid directory\n");
   write_file(d + "/acl", "acl\n");
   must({"setfacl", "-m", "u:1234:r", d + "/acl"});
-  std::filesystem::create_directories(d + "/default-acl");
+  write_file(d + "/default-acl/predates", "made before the default ACL: no ACL of its own\n");
   must({"setfacl", "-d", "-m", "u:1234:rwx", d + "/default-acl"});
   write_file(d + "/default-acl/inherits", "inherits the default ACL\n");
   write_file(d + "/xattr", "xattr\n");
@@ -120,6 +137,8 @@ TEST(Restore, RoundTripKeepsEveryAttribute) {
   struct stat st = itest::lstat_or_die(out + "/data/sparse");
   EXPECT_EQ(st.st_size, 64 << 20);
   EXPECT_LT(st.st_blocks * 512, 1 << 20) << "the sparse file was filled in";
+  EXPECT_EQ(itest::lstat_or_die(out + "/data/all-hole").st_blocks, 0);
+  EXPECT_EQ(itest::lstat_or_die(out + "/data/all-hole").st_size, 8 << 20);
   struct stat h1 = itest::lstat_or_die(out + "/data/links/h1");
   struct stat h3 = itest::lstat_or_die(out + "/data/other/h3");
   EXPECT_EQ(h1.st_ino, h3.st_ino);
@@ -153,6 +172,9 @@ TEST(Restore, InPlaceUndoesDeletionsAndModifications) {
   std::filesystem::remove(d + "/links/h2");
   write_file(d + "/links/h1", "changed through one of the links\n");  // h3 shares the inode
   std::filesystem::remove(d + "/sparse");
+  write_file(d + "/all-hole", "now dense");
+  std::filesystem::remove(d + "/data-at-end");
+  must({"setcap", "-r", d + "/setuid-capable"});
   {
     int fd = ::open((d + "/big").c_str(), O_WRONLY);
     ASSERT_GE(fd, 0);
@@ -182,6 +204,34 @@ TEST(Restore, InPlaceUndoesDeletionsAndModifications) {
   EXPECT_EQ(h1.st_ino, itest::lstat_or_die(d + "/links/h2").st_ino);
   EXPECT_EQ(h1.st_ino, itest::lstat_or_die(d + "/other/h3").st_ino);
   EXPECT_EQ(read_file(d + "/other/h3"), "linked content\n");
+}
+
+// Attributes the point's entries lack are not left on restored entries: no ACL inherited from
+// a live directory's default ACL, no extra xattr or ACL kept on an existing directory.
+// DISABLED: rewind bug — restore only ever adds xattrs (files/restore.cc set_xattrs and
+// apply_dir_metadata never remove names the entry lacks), so in place a restored file inherits
+// its directory's default ACL, and an existing directory keeps xattrs/ACLs added after the point.
+TEST(Restore, DISABLED_InPlaceDropsAttributesThePointLacks) {
+  Sandbox sb;
+  ASSERT_EQ(sb.init().exit_code, 0);
+  const std::string d = sb.at("/data");
+  write_file(d + "/dir/plain", "no ACL\n");
+  must({"setfacl", "-d", "-m", "u:1234:rwx", d + "/dir"});
+  ASSERT_EQ(sb.create({"/data"}), 1);
+  std::string ref = sb.dir.sub("ref");
+  auto r = sb.rw({"restore", "1", "--to", ref});
+  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  ASSERT_EQ(tree_diff(d, ref + "/data", false), "");
+
+  write_file(d + "/dir/plain", "changed\n");
+  ASSERT_EQ(::setxattr((d + "/dir").c_str(), "user.added-later", "1", 1, 0), 0);
+  must({"setfacl", "-m", "u:99:r", d + "/dir"});
+  r = sb.rw({"restore", "1"});
+  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  EXPECT_EQ(tree_diff(ref + "/data", d, false), "");
+  EXPECT_EQ(::getxattr((d + "/dir/plain").c_str(), "system.posix_acl_access", nullptr, 0), -1)
+      << "the restored file inherited an ACL";
+  EXPECT_EQ(::getxattr((d + "/dir").c_str(), "user.added-later", nullptr, 0), -1);
 }
 
 // Restoring one path in place brings back that file only and leaves its siblings alone.
@@ -217,7 +267,8 @@ TEST(List, JsonHasTheDocumentedShape) {
   ASSERT_EQ(sb.init().exit_code, 0);
   write_file(sb.at("/data/f"), testing::random_bytes(100000, 3));
   write_file(sb.at("/etc/conf"), "x=1\n");
-  ASSERT_EQ(sb.create({"/data", "/etc"}, {"-n", "before upgrade", "-d", "a description", "--tag", "t1", "--tag", "t2"}),
+  ASSERT_EQ(sb.create({"/data", "/etc"}, {"-n", "before upgrade", "-d", "a description", "--tag",
+                                          "t1", "--tag", "t2"}),
             1);
   ASSERT_EQ(sb.create({"/data"}, {"--pin"}), 2);
   auto r = sb.rw({"--json", "list"});
@@ -230,8 +281,8 @@ TEST(List, JsonHasTheDocumentedShape) {
   ASSERT_EQ(::uname(&u), 0);
   const std::regex rfc3339(R"(^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$)");
   for (const auto& p : j) {
-    for (const char* k : {"id", "name", "description", "kind", "cause", "time", "user", "host", "kernel", "tags",
-                          "pinned", "pre_id", "components"})
+    for (const char* k : {"id", "name", "description", "kind", "cause", "time", "user", "host",
+                          "kernel", "tags", "pinned", "pre_id", "components"})
       EXPECT_TRUE(p.contains(k)) << "missing " << k << " in " << p.dump();
     EXPECT_TRUE(p["id"].is_number_integer());
     EXPECT_TRUE(p["name"].is_string());

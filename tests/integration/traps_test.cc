@@ -128,7 +128,8 @@ TEST_F(Traps, SelectiveRestoreReplacesWithoutFollowing) {
   EXPECT_EQ(read_file(d + "/sub/x"), "point x\n");
 }
 
-// The component's own directory replaced by a symlink out of the root: it is replaced, not followed.
+// The component's own directory replaced by a symlink out of the root: it is replaced, not
+// followed.
 TEST_F(Traps, ComponentRootSymlinkIsReplaced) {
   std::filesystem::remove_all(sb.at("/data"));
   ASSERT_EQ(::symlink((outside + "/dir").c_str(), sb.at("/data").c_str()), 0);

@@ -2,6 +2,7 @@
 #include "support/fault_fs.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -58,6 +59,9 @@ Result<FaultPlan> parse_fault_plan(const std::string& spec) {
   }();
   if (parts[0] == "count") {
     p.mode = FaultPlan::Mode::kCount;
+  } else if (parts[0] == "powerloss" && parts.size() == 2) {
+    p.mode = FaultPlan::Mode::kPowerLoss;
+    p.n = std::strtoull(parts[1].c_str(), nullptr, 10);
   } else if (parts[0] == "crash" && parts.size() == 2) {
     p.mode = FaultPlan::Mode::kCrash;
     p.n = std::strtoull(parts[1].c_str(), nullptr, 10);
@@ -79,7 +83,8 @@ Result<FaultPlan> parse_fault_plan(const std::string& spec) {
 }
 
 FaultFs::~FaultFs() {
-  if (plan_.mode == FaultPlan::Mode::kCount) write_report(plan_.report, std::to_string(mutating_.load()) + "\n");
+  if (plan_.mode == FaultPlan::Mode::kCount)
+    write_report(plan_.report, std::to_string(mutating_.load()) + "\n");
 }
 
 Status FaultFs::check(io::Op op, bool creates) {
@@ -87,7 +92,15 @@ Status FaultFs::check(io::Op op, bool creates) {
   uint64_t k = mut ? mutating_.fetch_add(1) + 1 : mutating_.load();
   switch (plan_.mode) {
     case FaultPlan::Mode::kNone:
-    case FaultPlan::Mode::kCount: return ok();
+    case FaultPlan::Mode::kCount:
+      return ok();
+    case FaultPlan::Mode::kPowerLoss:
+      if (mut && k == plan_.n) {
+        write_report(plan_.report, fmt::format("power lost at {} {}\n", k, io::op_name(op)));
+        lose_power();
+        ::_exit(kCrashExit);
+      }
+      return ok();
     case FaultPlan::Mode::kCrash:
       if (mut && k == plan_.n) {
         write_report(plan_.report, fmt::format("crashed at {} {}\n", k, io::op_name(op)));
@@ -108,9 +121,66 @@ Status FaultFs::check(io::Op op, bool creates) {
 
 #define CHECK_OP(op, creates) REWIND_TRY(check(op, creates))
 
+std::string FaultFs::fd_path(int fd) {
+  char buf[4096];
+  ssize_t n = ::readlink(fmt::format("/proc/self/fd/{}", fd).c_str(), buf, sizeof(buf) - 1);
+  if (n < 0) return "";
+  return std::string(buf, static_cast<size_t>(n));
+}
+
+void FaultFs::track_open(int fd, const std::string& path, bool created) {
+  std::lock_guard lk(mu_);
+  fd_paths_[fd] = path;
+  if (!synced_size_.contains(path)) {
+    struct stat st;
+    synced_size_[path] =
+        created ? 0 : (::stat(path.c_str(), &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0);
+  }
+  if (created) {
+    std::string dir = path.substr(0, path.rfind('/'));
+    unsynced_ops_.push_back(DirOp{dir, path, ""});
+  }
+}
+
+void FaultFs::track_dir_op(int dirfd, std::string_view name, const std::string& from) {
+  std::string dir = fd_path(dirfd);
+  std::string path = dir + "/" + std::string(name);
+  std::lock_guard lk(mu_);
+  unsynced_ops_.push_back(DirOp{dir, path, from});
+  if (!from.empty()) {
+    auto it = synced_size_.find(from);
+    if (it != synced_size_.end()) {
+      synced_size_[path] = it->second;
+      synced_size_.erase(it);
+    }
+  }
+}
+
+void FaultFs::lose_power() {
+  std::lock_guard lk(mu_);
+  // Unsynced data first, then the directory operations, newest first.
+  for (const auto& [path, size] : synced_size_) {
+    struct stat st;
+    if (::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
+        static_cast<uint64_t>(st.st_size) > size)
+      if (::truncate(path.c_str(), static_cast<off_t>(size)) != 0) continue;
+  }
+  for (auto it = unsynced_ops_.rbegin(); it != unsynced_ops_.rend(); ++it) {
+    if (!it->from.empty()) {
+      if (::rename(it->path.c_str(), it->from.c_str()) != 0) continue;
+    } else if (::unlink(it->path.c_str()) != 0) {
+      if (::rmdir(it->path.c_str()) != 0) continue;
+    }
+  }
+}
+
 Result<io::Fd> FaultFs::open_path(const std::string& path, int flags, mode_t mode) {
   CHECK_OP(io::Op::kOpen, (flags & O_CREAT) != 0);
+  bool existed = true;
+  if (tracking() && (flags & O_CREAT)) existed = ::access(path.c_str(), F_OK) == 0;
   REWIND_ASSIGN_OR_RETURN(io::Fd fd, base_.open_path(path, flags, mode));
+  if (tracking() && (flags & (O_WRONLY | O_RDWR)))
+    track_open(fd.get(), fd_path(fd.get()), !existed);
   return io::Fd(this, fd.release());
 }
 Result<io::Fd> FaultFs::open_beneath(int dirfd, std::string_view rel, int flags, mode_t mode) {
@@ -120,10 +190,20 @@ Result<io::Fd> FaultFs::open_beneath(int dirfd, std::string_view rel, int flags,
 }
 Result<io::Fd> FaultFs::open_at(int dirfd, std::string_view name, int flags, mode_t mode) {
   CHECK_OP(io::Op::kOpen, (flags & O_CREAT) != 0);
+  bool existed = true;
+  if (tracking() && (flags & O_CREAT)) existed = base_.stat_at(dirfd, name).has_value();
   REWIND_ASSIGN_OR_RETURN(io::Fd fd, base_.open_at(dirfd, name, flags, mode));
+  if (tracking() && (flags & (O_WRONLY | O_RDWR)))
+    track_open(fd.get(), fd_path(fd.get()), !existed);
   return io::Fd(this, fd.release());
 }
-Status FaultFs::close(int fd) { return base_.close(fd); }
+Status FaultFs::close(int fd) {
+  if (tracking()) {
+    std::lock_guard lk(mu_);
+    fd_paths_.erase(fd);
+  }
+  return base_.close(fd);
+}
 Result<size_t> FaultFs::read(int fd, std::span<std::byte> buf) {
   CHECK_OP(io::Op::kRead, false);
   return base_.read(fd, buf);
@@ -142,11 +222,31 @@ Status FaultFs::pwrite(int fd, std::span<const std::byte> data, uint64_t offset)
 }
 Status FaultFs::fsync(int fd) {
   CHECK_OP(io::Op::kFsync, false);
-  return base_.fsync(fd);
+  REWIND_TRY(base_.fsync(fd));
+  if (tracking()) {
+    std::string p = fd_path(fd);
+    struct stat st;
+    std::lock_guard lk(mu_);
+    if (::stat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+      std::erase_if(unsynced_ops_, [&](const DirOp& op) { return op.dir == p; });
+    } else if (::stat(p.c_str(), &st) == 0) {
+      synced_size_[p] = static_cast<uint64_t>(st.st_size);
+    }
+  }
+  return ok();
 }
 Status FaultFs::syncfs(int fd) {
   CHECK_OP(io::Op::kSyncfs, false);
-  return base_.syncfs(fd);
+  REWIND_TRY(base_.syncfs(fd));
+  if (tracking()) {
+    std::lock_guard lk(mu_);
+    unsynced_ops_.clear();
+    for (auto& [path, size] : synced_size_) {
+      struct stat st;
+      if (::stat(path.c_str(), &st) == 0) size = static_cast<uint64_t>(st.st_size);
+    }
+  }
+  return ok();
 }
 Status FaultFs::ftruncate(int fd, uint64_t length) {
   CHECK_OP(io::Op::kTruncate, false);
@@ -155,12 +255,17 @@ Status FaultFs::ftruncate(int fd, uint64_t length) {
 Result<int64_t> FaultFs::seek_data(int fd, int64_t offset) { return base_.seek_data(fd, offset); }
 Result<int64_t> FaultFs::seek_hole(int fd, int64_t offset) { return base_.seek_hole(fd, offset); }
 Result<io::Stat> FaultFs::fstat(int fd) { return base_.fstat(fd); }
-Result<io::Stat> FaultFs::stat_at(int dirfd, std::string_view name) { return base_.stat_at(dirfd, name); }
+Result<io::Stat> FaultFs::stat_at(int dirfd, std::string_view name) {
+  return base_.stat_at(dirfd, name);
+}
 Result<io::FsSpace> FaultFs::statfs(int fd) { return base_.statfs(fd); }
-Status FaultFs::rename_at(int olddir, std::string_view oldname, int newdir, std::string_view newname,
-                          unsigned flags) {
+Status FaultFs::rename_at(int olddir, std::string_view oldname, int newdir,
+                          std::string_view newname, unsigned flags) {
   CHECK_OP(io::Op::kRename, false);
-  return base_.rename_at(olddir, oldname, newdir, newname, flags);
+  std::string from = tracking() ? fd_path(olddir) + "/" + std::string(oldname) : "";
+  REWIND_TRY(base_.rename_at(olddir, oldname, newdir, newname, flags));
+  if (tracking()) track_dir_op(newdir, newname, from);
+  return ok();
 }
 Status FaultFs::unlink_at(int dirfd, std::string_view name, int flags) {
   CHECK_OP(io::Op::kUnlink, false);
@@ -168,18 +273,23 @@ Status FaultFs::unlink_at(int dirfd, std::string_view name, int flags) {
 }
 Status FaultFs::mkdir_at(int dirfd, std::string_view name, mode_t mode) {
   CHECK_OP(io::Op::kMkdir, false);
-  return base_.mkdir_at(dirfd, name, mode);
+  REWIND_TRY(base_.mkdir_at(dirfd, name, mode));
+  if (tracking()) track_dir_op(dirfd, name, "");
+  return ok();
 }
 Status FaultFs::symlink_at(std::string_view target, int dirfd, std::string_view name) {
   CHECK_OP(io::Op::kSymlink, false);
   return base_.symlink_at(target, dirfd, name);
 }
-Result<std::string> FaultFs::readlink_at(int dirfd, std::string_view name) { return base_.readlink_at(dirfd, name); }
+Result<std::string> FaultFs::readlink_at(int dirfd, std::string_view name) {
+  return base_.readlink_at(dirfd, name);
+}
 Status FaultFs::mknod_at(int dirfd, std::string_view name, mode_t mode, uint64_t dev) {
   CHECK_OP(io::Op::kMknod, false);
   return base_.mknod_at(dirfd, name, mode, dev);
 }
-Status FaultFs::link_at(int olddir, std::string_view oldname, int newdir, std::string_view newname) {
+Status FaultFs::link_at(int olddir, std::string_view oldname, int newdir,
+                        std::string_view newname) {
   CHECK_OP(io::Op::kLink, false);
   return base_.link_at(olddir, oldname, newdir, newname);
 }
@@ -208,7 +318,9 @@ Status FaultFs::chmod_at(int dirfd, std::string_view name, mode_t mode) {
   return base_.chmod_at(dirfd, name, mode);
 }
 Result<std::vector<std::string>> FaultFs::list_xattrs(int fd) { return base_.list_xattrs(fd); }
-Result<std::string> FaultFs::get_xattr(int fd, const std::string& name) { return base_.get_xattr(fd, name); }
+Result<std::string> FaultFs::get_xattr(int fd, const std::string& name) {
+  return base_.get_xattr(fd, name);
+}
 Status FaultFs::set_xattr(int fd, const std::string& name, std::string_view value) {
   CHECK_OP(io::Op::kSetXattr, false);
   return base_.set_xattr(fd, name, value);
@@ -219,7 +331,9 @@ Status FaultFs::set_flags(int fd, uint32_t flags) {
   return base_.set_flags(fd, flags);
 }
 Result<std::vector<io::DirEntry>> FaultFs::list_dir(int dirfd) { return base_.list_dir(dirfd); }
-Status FaultFs::flock(int fd, bool exclusive, bool wait) { return base_.flock(fd, exclusive, wait); }
+Status FaultFs::flock(int fd, bool exclusive, bool wait) {
+  return base_.flock(fd, exclusive, wait);
+}
 Status FaultFs::funlock(int fd) { return base_.funlock(fd); }
 Status FaultFs::ofd_lock(int fd, short type, int64_t start, int64_t len, bool wait) {
   return base_.ofd_lock(fd, type, start, len, wait);

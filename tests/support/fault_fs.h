@@ -7,12 +7,20 @@
 //   REWIND_FAULT="fail:OP:N:ERRNO"  e.g. fail:write:3:ENOSPC, fail:fsync:1:EIO
 //   REWIND_FAULT="crash:K"           _exit(kCrashExit) before the K-th mutating call
 //   REWIND_FAULT="count"             count mutating calls
+//   REWIND_FAULT="powerloss:K"       before the K-th mutating call, lose what was not
+//                                    synced (LevelDB's model: files are cut back to their
+//                                    last fsynced length, names created or renamed since
+//                                    their directory's last fsync are undone), then
+//                                    _exit(kCrashExit). syncfs makes everything durable.
 //   REWIND_FAULT_REPORT=FILE         where the count or the crash point is written
 #pragma once
 
 #include <atomic>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <vector>
 
 #include "io/fs.h"
 
@@ -21,12 +29,12 @@ namespace rwd::testing {
 inline constexpr int kCrashExit = 86;
 
 struct FaultPlan {
-  enum class Mode { kNone, kFail, kCrash, kCount } mode = Mode::kNone;
+  enum class Mode { kNone, kFail, kCrash, kCount, kPowerLoss } mode = Mode::kNone;
   io::Op op = io::Op::kWrite;  // kFail: which kind of call
   bool any_mutating = false;   // kFail with op "mutating": any mutating call
   uint64_t n = 0;              // the n-th call (1-based)
   int err = 0;
-  std::string report;          // file for the count / crash point
+  std::string report;  // file for the count / crash point
 };
 
 Result<FaultPlan> parse_fault_plan(const std::string& spec);
@@ -61,7 +69,8 @@ class FaultFs final : public io::Fs {
   Status symlink_at(std::string_view target, int dirfd, std::string_view name) override;
   Result<std::string> readlink_at(int dirfd, std::string_view name) override;
   Status mknod_at(int dirfd, std::string_view name, mode_t mode, uint64_t dev) override;
-  Status link_at(int olddir, std::string_view oldname, int newdir, std::string_view newname) override;
+  Status link_at(int olddir, std::string_view oldname, int newdir,
+                 std::string_view newname) override;
   Status fchown(int fd, uint32_t uid, uint32_t gid) override;
   Status fchmod(int fd, mode_t mode) override;
   Status futimens(int fd, int64_t atime_ns, int64_t mtime_ns) override;
@@ -85,6 +94,22 @@ class FaultFs final : public io::Fs {
  private:
   // Returns an error to inject for this call, or ok.
   Status check(io::Op op, bool creates = false);
+  // Power-loss bookkeeping (only in kPowerLoss mode).
+  void track_open(int fd, const std::string& path, bool created);
+  void track_dir_op(int dirfd, std::string_view name, const std::string& from);
+  void lose_power();
+  std::string fd_path(int fd);
+  bool tracking() const { return plan_.mode == FaultPlan::Mode::kPowerLoss; }
+  struct DirOp {
+    std::string dir;   // directory holding the new name
+    std::string path;  // the new name's full path
+    std::string from;  // for a rename: the old full path; "" for a creation
+  };
+  std::mutex mu_;  // guards the three members below
+  std::map<int, std::string> fd_paths_;
+  std::map<std::string, uint64_t> synced_size_;
+  std::vector<DirOp> unsynced_ops_;
+
   io::Fs& base_;
   FaultPlan plan_;
   std::atomic<uint64_t> mutating_{0};

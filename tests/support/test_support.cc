@@ -41,7 +41,9 @@ RunResult run(const std::vector<std::string>& argv, const std::map<std::string, 
               int timeout_seconds, const std::string& stdin_data) {
   RunResult r;
   int out_pipe[2], err_pipe[2], in_pipe[2];
-  if (pipe2(out_pipe, O_CLOEXEC) != 0 || pipe2(err_pipe, O_CLOEXEC) != 0 || pipe2(in_pipe, O_CLOEXEC) != 0) return r;
+  if (pipe2(out_pipe, O_CLOEXEC) != 0 || pipe2(err_pipe, O_CLOEXEC) != 0 ||
+      pipe2(in_pipe, O_CLOEXEC) != 0)
+    return r;
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_adddup2(&fa, in_pipe[0], 0);
@@ -85,7 +87,9 @@ RunResult run(const std::vector<std::string>& argv, const std::map<std::string, 
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_seconds);
   char buf[65536];
   while (open_fds > 0) {
-    int left = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count());
+    int left = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                    deadline - std::chrono::steady_clock::now())
+                                    .count());
     if (left <= 0) {
       ::kill(pid, SIGKILL);
       break;
@@ -121,7 +125,8 @@ std::string rewind_faulty_binary() {
   return p ? p : REWIND_FAULTY_BIN_DEFAULT;
 }
 
-RunResult rewind(const std::vector<std::string>& args, const std::map<std::string, std::string>& env) {
+RunResult rewind(const std::vector<std::string>& args,
+                 const std::map<std::string, std::string>& env) {
   std::vector<std::string> argv{rewind_binary()};
   argv.insert(argv.end(), args.begin(), args.end());
   return run(argv, env);
@@ -131,19 +136,21 @@ namespace {
 // Files whose allocated size is well below their length.
 void sparse_files(const std::string& root, std::map<std::string, bool>& out) {
   std::error_code ec;
-  for (auto it = std::filesystem::recursive_directory_iterator(root, std::filesystem::directory_options::none, ec);
+  for (auto it = std::filesystem::recursive_directory_iterator(
+           root, std::filesystem::directory_options::none, ec);
        it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
     struct stat st;
     if (::lstat(it->path().c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
-    bool sparse = static_cast<uint64_t>(st.st_blocks) * 512 + 65536 < static_cast<uint64_t>(st.st_size);
+    bool sparse =
+        static_cast<uint64_t>(st.st_blocks) * 512 + 65536 < static_cast<uint64_t>(st.st_size);
     out[std::filesystem::relative(it->path(), root).string()] = sparse;
   }
 }
 }  // namespace
 
 std::string tree_diff(const std::string& a, const std::string& b, bool ignore_root) {
-  RunResult r = run({"rsync", "-naHAXc", "--delete", "--numeric-ids", "--modify-window=-1", "--itemize-changes",
-                     a + "/", b + "/"});
+  RunResult r = run({"rsync", "-naHAXc", "--delete", "--numeric-ids", "--modify-window=-1",
+                     "--itemize-changes", a + "/", b + "/"});
   std::string diff;
   if (r.exit_code != 0) return "rsync failed: " + r.err;
   std::istringstream in(r.out);

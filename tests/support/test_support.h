@@ -18,7 +18,8 @@ namespace rwd::testing {
 // EXPECT_THAT(result, IsOk());
 MATCHER(IsOk, "is ok") {
   if (arg) return true;
-  *result_listener << "error " << error_code_name(arg.error().code()) << ": " << arg.error().message();
+  *result_listener << "error " << error_code_name(arg.error().code()) << ": "
+                   << arg.error().message();
   return false;
 }
 
@@ -28,7 +29,8 @@ MATCHER_P(HasError, code, "fails with " + std::string(error_code_name(code))) {
     *result_listener << "succeeded";
     return false;
   }
-  *result_listener << "error " << error_code_name(arg.error().code()) << ": " << arg.error().message();
+  *result_listener << "error " << error_code_name(arg.error().code()) << ": "
+                   << arg.error().message();
   return arg.error().code() == code;
 }
 
@@ -54,15 +56,17 @@ struct RunResult {
 
 // Runs argv (argv[0] is looked up in PATH unless it contains a '/'), with
 // extra environment variables, capturing stdout and stderr. Never a shell.
-RunResult run(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env = {},
-              int timeout_seconds = 600, const std::string& stdin_data = "");
+RunResult run(const std::vector<std::string>& argv,
+              const std::map<std::string, std::string>& env = {}, int timeout_seconds = 600,
+              const std::string& stdin_data = "");
 
 // Path of the rewind binary under test (and of the fault-injecting build).
 std::string rewind_binary();
 std::string rewind_faulty_binary();
 
 // Runs the rewind binary with args.
-RunResult rewind(const std::vector<std::string>& args, const std::map<std::string, std::string>& env = {});
+RunResult rewind(const std::vector<std::string>& args,
+                 const std::map<std::string, std::string>& env = {});
 
 // Compares two trees in contents and every attribute, with rsync
 // (-naHAXc --numeric-ids --modify-window=-1 --itemize-changes) plus a check

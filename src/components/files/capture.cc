@@ -100,7 +100,8 @@ Result<CaptureResult> capture(io::Fs& fs, store::Repository& repo, store::ChunkW
     REWIND_TRY(chunk_file(fs, fd, extents, sparse, size, chunker,
                           [&](std::vector<std::byte>&& chunk) -> Status {
                             auto len = static_cast<uint32_t>(chunk.size());
-                            REWIND_ASSIGN_OR_RETURN(ChunkId id, writer.put(store::ChunkType::kData, std::move(chunk)));
+                            REWIND_ASSIGN_OR_RETURN(
+                                ChunkId id, writer.put(store::ChunkType::kData, std::move(chunk)));
                             refs.push_back(ChunkRef{id, len});
                             return ok();
                           }));
@@ -129,11 +130,16 @@ Result<CaptureResult> capture(io::Fs& fs, store::Repository& repo, store::ChunkW
 
 std::string_view change_kind_name(ChangeKind k) {
   switch (k) {
-    case ChangeKind::kAdded: return "added";
-    case ChangeKind::kRemoved: return "removed";
-    case ChangeKind::kContent: return "content";
-    case ChangeKind::kMetadata: return "metadata";
-    case ChangeKind::kType: return "type";
+    case ChangeKind::kAdded:
+      return "added";
+    case ChangeKind::kRemoved:
+      return "removed";
+    case ChangeKind::kContent:
+      return "content";
+    case ChangeKind::kMetadata:
+      return "metadata";
+    case ChangeKind::kType:
+      return "type";
   }
   return "?";
 }
@@ -157,8 +163,8 @@ std::optional<Change> compare(const std::vector<Entry>& all_a, const Entry& a,
   }
   const Entry& da = data_entry(all_a, a);
   const Entry& db = data_entry(all_b, b);
-  if (ta == EntryType::kFile &&
-      (da.size != db.size || da.chunks != db.chunks || da.sparse != db.sparse || da.extents != db.extents)) {
+  if (ta == EntryType::kFile && (da.size != db.size || da.chunks != db.chunks ||
+                                 da.sparse != db.sparse || da.extents != db.extents)) {
     c.kind = ChangeKind::kContent;
   }
   if (ta == EntryType::kSymlink && a.target != b.target) c.kind = ChangeKind::kContent;
@@ -169,7 +175,8 @@ std::optional<Change> compare(const std::vector<Entry>& all_a, const Entry& a,
   if (ta != EntryType::kDir && da.mtime_ns != db.mtime_ns) c.attributes.push_back("mtime");
   if (da.xattrs != db.xattrs) c.attributes.push_back("xattrs");
   if (da.flags != db.flags) c.attributes.push_back("flags");
-  if ((a.type == EntryType::kHardlink) != (b.type == EntryType::kHardlink)) c.attributes.push_back("links");
+  if ((a.type == EntryType::kHardlink) != (b.type == EntryType::kHardlink))
+    c.attributes.push_back("links");
   if (c.kind == ChangeKind::kMetadata && c.attributes.empty()) return std::nullopt;
   return c;
 }
@@ -201,10 +208,11 @@ Result<std::vector<Change>> diff_live(io::Fs& fs, const std::vector<Entry>& snap
   ContentFn content = [&](int fd, const std::vector<store::Extent>& extents, bool sparse,
                           uint64_t size) -> Result<std::vector<ChunkRef>> {
     std::vector<ChunkRef> refs;
-    REWIND_TRY(chunk_file(fs, fd, extents, sparse, size, chunker, [&](std::vector<std::byte>&& chunk) {
-      refs.push_back(ChunkRef{store::sha256(chunk), static_cast<uint32_t>(chunk.size())});
-      return ok();
-    }));
+    REWIND_TRY(
+        chunk_file(fs, fd, extents, sparse, size, chunker, [&](std::vector<std::byte>&& chunk) {
+          refs.push_back(ChunkRef{store::sha256(chunk), static_cast<uint32_t>(chunk.size())});
+          return ok();
+        }));
     return refs;
   };
   Walker walker(fs, opts, content, &snapshot, obs, "diff");

@@ -27,8 +27,8 @@ namespace rwd::components::files {
 const std::vector<std::string>& default_excludes();
 
 struct CaptureOptions {
-  std::string system_root;   // absolute, trusted
-  std::string path;          // absolute path within the system root, normalized ("/etc", "/")
+  std::string system_root;  // absolute, trusted
+  std::string path;         // absolute path within the system root, normalized ("/etc", "/")
   std::vector<std::string> exclude;  // gitignore-like globs; "/x" is anchored at the system root
   bool one_file_system = true;
   bool default_excludes = true;
@@ -44,9 +44,9 @@ struct CaptureOptions {
 struct CaptureResult {
   store::ChunkId manifest;
   uint64_t entries = 0;
-  uint64_t size = 0;          // logical bytes of files
-  uint64_t stored = 0;        // stored bytes of the distinct data chunks referenced
-  uint64_t files_read = 0;    // files whose content was read (not reused)
+  uint64_t size = 0;        // logical bytes of files
+  uint64_t stored = 0;      // stored bytes of the distinct data chunks referenced
+  uint64_t files_read = 0;  // files whose content was read (not reused)
   uint64_t bytes_read = 0;
   std::vector<std::string> warnings;
 };

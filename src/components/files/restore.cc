@@ -40,8 +40,8 @@ using DirRef = std::shared_ptr<io::Fd>;
 struct FileJob {
   DirRef dir;
   std::string name;
-  const Entry* entry;       // metadata
-  const Entry* data;        // content (the hard-link target for a detached hard link)
+  const Entry* entry;  // metadata
+  const Entry* data;   // content (the hard-link target for a detached hard link)
   std::string temp;
 };
 
@@ -87,12 +87,12 @@ class Restorer {
   Progress progress_;
   RestoreResult result_;
 
-  std::vector<char> selected_;   // per entry: 1 restore, 2 ancestor only
-  std::vector<char> created_;    // per entry: directory created by us
+  std::vector<char> selected_;  // per entry: 1 restore, 2 ancestor only
+  std::vector<char> created_;   // per entry: directory created by us
   std::unordered_set<uint64_t> link_targets_;
   std::unordered_map<uint64_t, std::pair<DirRef, std::string>> placed_;  // link targets
   io::Fd root_;
-  DirRef base_parent_;  // parent of the component root in the target
+  DirRef base_parent_;     // parent of the component root in the target
   std::string base_name_;  // "" when the component root is the target root itself
   std::string comp_rel_;   // component path relative to the system root ("" for "/")
   std::vector<FileJob> jobs_;
@@ -178,7 +178,8 @@ Status Restorer::open_base() {
       if (st.error().code() != ErrorCode::kNotFound) return fail(st.error());
       REWIND_TRY(fs_.mkdir_at(cur.get(), comp, 0755));
     } else if ((st->mode & S_IFMT) != S_IFDIR) {
-      return fail(Error::invalid_state("{}: '{}' in the target is not a directory", opts_.target_root, comp));
+      return fail(Error::invalid_state("{}: '{}' in the target is not a directory",
+                                       opts_.target_root, comp));
     }
     REWIND_ASSIGN_OR_RETURN(io::Fd nxt, fs_.open_at(cur.get(), comp, O_RDONLY | O_DIRECTORY));
     cur = std::move(nxt);
@@ -233,7 +234,8 @@ Status Restorer::set_xattrs(int fd, const Entry& e) {
     if (!st) {
       int en = st.error().sys_errno();
       if (en == ENOTSUP || en == EOPNOTSUPP) {
-        result_.warnings.push_back(fmt::format("'{}': xattr {} not supported by the target", e.path, x.name));
+        result_.warnings.push_back(
+            fmt::format("'{}': xattr {} not supported by the target", e.path, x.name));
         continue;
       }
       return fail(st.error().with_context(fmt::format("'{}': xattr {}", e.path, x.name)));
@@ -255,7 +257,8 @@ Status Restorer::write_file(FileJob& job) {
       REWIND_TRY(repo_.read_chunk(c.id, store::ChunkType::kData, buf));
       size_t done = 0;
       while (done < buf.size()) {
-        if (xi >= d.extents.size()) return fail(Error::corrupted_data("'{}': data beyond its extents", e.path));
+        if (xi >= d.extents.size())
+          return fail(Error::corrupted_data("'{}': data beyond its extents", e.path));
         const auto& x = d.extents[xi];
         size_t n = static_cast<size_t>(std::min<uint64_t>(buf.size() - done, x.length - xoff));
         REWIND_TRY(fs_.pwrite(f.fd(), {buf.data() + done, n}, x.offset + xoff));
@@ -297,7 +300,8 @@ Status Restorer::run_jobs() {
       Status st = write_file(jobs_[i]);
       if (!st) {
         std::lock_guard lk(mu);
-        if (!first) first = st.error().with_context(fmt::format("restoring '{}'", jobs_[i].entry->path));
+        if (!first)
+          first = st.error().with_context(fmt::format("restoring '{}'", jobs_[i].entry->path));
         failed = true;
       }
     }
@@ -310,8 +314,10 @@ Status Restorer::run_jobs() {
   if (first) {
     // Nothing of this batch was renamed: remove the temporary files.
     for (auto& j : jobs_)
-      if (!j.temp.empty()) ignore_status(fs_.unlink_at(j.dir->get(), j.temp), "cleanup after a failed restore");
-    for (auto& p : pending_) ignore_status(fs_.unlink_at(p.dir->get(), p.temp), "cleanup after a failed restore");
+      if (!j.temp.empty())
+        ignore_status(fs_.unlink_at(j.dir->get(), j.temp), "cleanup after a failed restore");
+    for (auto& p : pending_)
+      ignore_status(fs_.unlink_at(p.dir->get(), p.temp), "cleanup after a failed restore");
     jobs_.clear();
     pending_.clear();
     return fail(*first);
@@ -333,11 +339,14 @@ Status Restorer::sync_all() {
   return ok();
 }
 
-Status Restorer::place(int dirfd, const std::string& temp, const std::string& name, const Entry& e) {
+Status Restorer::place(int dirfd, const std::string& temp, const std::string& name,
+                       const Entry& e) {
   auto st = fs_.stat_at(dirfd, name);
   if (st) {
-    if ((st->mode & S_IFMT) == S_IFDIR) REWIND_TRY(remove_tree(dirfd, name));
-    else REWIND_TRY(clear_special_flags(dirfd, name, *st));
+    if ((st->mode & S_IFMT) == S_IFDIR)
+      REWIND_TRY(remove_tree(dirfd, name));
+    else
+      REWIND_TRY(clear_special_flags(dirfd, name, *st));
   }
   REWIND_TRY(fs_.rename_at(dirfd, temp, dirfd, name));
   if ((e.flags & kSpecialFlags) != 0 && e.type != EntryType::kSymlink) {
@@ -357,7 +366,8 @@ Status Restorer::flush_batch() {
     Status st = place(p.dir->get(), p.temp, p.name, *p.entry);
     if (!st) {
       for (size_t k = i; k < pending_.size(); ++k)
-        ignore_status(fs_.unlink_at(pending_[k].dir->get(), pending_[k].temp), "cleanup after a failed restore");
+        ignore_status(fs_.unlink_at(pending_[k].dir->get(), pending_[k].temp),
+                      "cleanup after a failed restore");
       pending_.clear();
       return fail(st.error().with_context(fmt::format("restoring '{}'", p.entry->path)));
     }
@@ -372,11 +382,20 @@ Status Restorer::flush_batch() {
 Status Restorer::make_special(int dirfd, const Entry& e, std::string* temp) {
   *temp = io::temp_name();
   switch (e.type) {
-    case EntryType::kSymlink: REWIND_TRY(fs_.symlink_at(e.target, dirfd, *temp)); break;
-    case EntryType::kFifo: REWIND_TRY(fs_.mknod_at(dirfd, *temp, S_IFIFO | 0600, 0)); break;
-    case EntryType::kCharDev: REWIND_TRY(fs_.mknod_at(dirfd, *temp, S_IFCHR | 0600, e.rdev)); break;
-    case EntryType::kBlockDev: REWIND_TRY(fs_.mknod_at(dirfd, *temp, S_IFBLK | 0600, e.rdev)); break;
-    default: return fail(Error::invalid_state("not a special entry"));
+    case EntryType::kSymlink:
+      REWIND_TRY(fs_.symlink_at(e.target, dirfd, *temp));
+      break;
+    case EntryType::kFifo:
+      REWIND_TRY(fs_.mknod_at(dirfd, *temp, S_IFIFO | 0600, 0));
+      break;
+    case EntryType::kCharDev:
+      REWIND_TRY(fs_.mknod_at(dirfd, *temp, S_IFCHR | 0600, e.rdev));
+      break;
+    case EntryType::kBlockDev:
+      REWIND_TRY(fs_.mknod_at(dirfd, *temp, S_IFBLK | 0600, e.rdev));
+      break;
+    default:
+      return fail(Error::invalid_state("not a special entry"));
   }
   REWIND_TRY(fs_.lchown_at(dirfd, *temp, e.uid, e.gid));
   if (e.type != EntryType::kSymlink) REWIND_TRY(fs_.chmod_at(dirfd, *temp, e.mode));
@@ -393,7 +412,9 @@ Status Restorer::apply_dir_metadata(int fd, const Entry& e) {
   REWIND_TRY(fs_.futimens(fd, e.mtime_ns, e.mtime_ns));
   if (e.flags != 0) {
     Status st = fs_.set_flags(fd, e.flags);
-    if (!st) result_.warnings.push_back(fmt::format("'{}': inode flags not restored: {}", e.path, st.error().message()));
+    if (!st)
+      result_.warnings.push_back(
+          fmt::format("'{}': inode flags not restored: {}", e.path, st.error().message()));
   }
   return ok();
 }
@@ -429,7 +450,8 @@ Result<RestoreResult> Restorer::run() {
         if (selected_[i] == 1 || created_[i]) dirs_to_finish.push_back(i);
         continue;
       }
-      if (base_name_.empty()) return fail(Error::invalid_state("the snapshot's root is not a directory"));
+      if (base_name_.empty())
+        return fail(Error::invalid_state("the snapshot's root is not a directory"));
       parent_ref = base_parent_;
       parentfd = base_parent_->get();
       name = base_name_;
@@ -437,7 +459,8 @@ Result<RestoreResult> Restorer::run() {
       size_t slash = e.path.rfind('/');
       std::string parent = slash == std::string::npos ? "" : e.path.substr(0, slash);
       while (!stack.empty() && stack.back().first != parent) stack.pop_back();
-      if (stack.empty()) return fail(Error::corrupted_data("'{}': parent directory was not restored", e.path));
+      if (stack.empty())
+        return fail(Error::corrupted_data("'{}': parent directory was not restored", e.path));
       parent_ref = stack.back().second;
       parentfd = parent_ref->get();
       name = slash == std::string::npos ? e.path : e.path.substr(slash + 1);
@@ -462,7 +485,8 @@ Result<RestoreResult> Restorer::run() {
       case EntryType::kHardlink:
         if (!link_targets_.contains(e.link_index)) {
           // The link's target is not restored: a copy of its data.
-          jobs_.push_back(FileJob{parent_ref, name, &entries_[e.link_index], &entries_[e.link_index], {}});
+          jobs_.push_back(
+              FileJob{parent_ref, name, &entries_[e.link_index], &entries_[e.link_index], {}});
           ++result_.entries;
         }
         break;
@@ -481,13 +505,17 @@ Result<RestoreResult> Restorer::run() {
   stack.clear();
   for (size_t i = 0; i < entries_.size(); ++i) {
     const Entry& e = entries_[i];
-    if (selected_[i] != 1 || e.type != EntryType::kHardlink || !link_targets_.contains(e.link_index)) continue;
+    if (selected_[i] != 1 || e.type != EntryType::kHardlink ||
+        !link_targets_.contains(e.link_index))
+      continue;
     auto it = placed_.find(e.link_index);
-    if (it == placed_.end()) return fail(Error::invalid_state("'{}': hard link target was not placed", e.path));
+    if (it == placed_.end())
+      return fail(Error::invalid_state("'{}': hard link target was not placed", e.path));
     size_t slash = e.path.rfind('/');
     std::string parent = slash == std::string::npos ? "" : e.path.substr(0, slash);
     std::string name = slash == std::string::npos ? e.path : e.path.substr(slash + 1);
-    REWIND_ASSIGN_OR_RETURN(io::Fd dir, fs_.open_beneath(root_.get(), target_rel(parent), O_RDONLY | O_DIRECTORY));
+    REWIND_ASSIGN_OR_RETURN(
+        io::Fd dir, fs_.open_beneath(root_.get(), target_rel(parent), O_RDONLY | O_DIRECTORY));
     std::string temp = io::temp_name();
     REWIND_TRY(fs_.link_at(it->second.first->get(), it->second.second, dir.get(), temp));
     Status st = place(dir.get(), temp, name, e);
@@ -500,7 +528,8 @@ Result<RestoreResult> Restorer::run() {
   // Directory metadata last, deepest first, so that their mtimes stay.
   for (auto it = dirs_to_finish.rbegin(); it != dirs_to_finish.rend(); ++it) {
     const Entry& e = entries_[*it];
-    REWIND_ASSIGN_OR_RETURN(io::Fd d, fs_.open_beneath(root_.get(), target_rel(e.path), O_RDONLY | O_DIRECTORY));
+    REWIND_ASSIGN_OR_RETURN(
+        io::Fd d, fs_.open_beneath(root_.get(), target_rel(e.path), O_RDONLY | O_DIRECTORY));
     REWIND_TRY(apply_dir_metadata(d.get(), e));
   }
   REWIND_TRY(sync_all());
@@ -509,14 +538,16 @@ Result<RestoreResult> Restorer::run() {
 
 }  // namespace
 
-Result<RestoreResult> restore(io::Fs& fs, store::Repository& repo, const std::vector<Entry>& entries,
-                              const RestoreOptions& opts, ProgressObserver& obs) {
+Result<RestoreResult> restore(io::Fs& fs, store::Repository& repo,
+                              const std::vector<Entry>& entries, const RestoreOptions& opts,
+                              ProgressObserver& obs) {
   Restorer r(fs, repo, entries, opts, obs);
   return r.run();
 }
 
 Status write_content(io::Fs& fs, store::Repository& repo, const Entry& e, int out_fd) {
-  if (e.type != EntryType::kFile) return fail(Error::invalid_state("'{}' is a {}, not a file", e.path, entry_type_name(e.type)));
+  if (e.type != EntryType::kFile)
+    return fail(Error::invalid_state("'{}' is a {}, not a file", e.path, entry_type_name(e.type)));
   std::vector<std::byte> buf;
   uint64_t pos = 0;
   auto zeros = [&](uint64_t n) -> Status {

@@ -14,8 +14,8 @@ using store::Entry;
 using store::EntryType;
 
 const std::vector<std::string>& default_excludes() {
-  static const std::vector<std::string> k = {"/proc", "/sys", "/dev", "/run", "/tmp",
-                                             "/swapfile", "/swap.img", "/lost+found"};
+  static const std::vector<std::string> k = {"/proc", "/sys",      "/dev",      "/run",
+                                             "/tmp",  "/swapfile", "/swap.img", "/lost+found"};
   return k;
 }
 
@@ -39,7 +39,11 @@ Result<std::string> normalize_abs(std::string_view path) {
 
 Walker::Walker(io::Fs& fs, const CaptureOptions& opts, ContentFn content,
                const std::vector<Entry>* previous, ProgressObserver& obs, std::string operation)
-    : fs_(fs), opts_(opts), content_(std::move(content)), obs_(obs), operation_(std::move(operation)) {
+    : fs_(fs),
+      opts_(opts),
+      content_(std::move(content)),
+      obs_(obs),
+      operation_(std::move(operation)) {
   if (opts.default_excludes)
     for (const auto& p : default_excludes()) patterns_.push_back(p);
   for (const auto& p : opts.exclude) patterns_.push_back(p);
@@ -80,13 +84,20 @@ bool Walker::excluded(const std::string& abs, bool is_dir) const {
 namespace {
 EntryType type_of(uint32_t mode) {
   switch (mode & S_IFMT) {
-    case S_IFREG: return EntryType::kFile;
-    case S_IFDIR: return EntryType::kDir;
-    case S_IFLNK: return EntryType::kSymlink;
-    case S_IFIFO: return EntryType::kFifo;
-    case S_IFCHR: return EntryType::kCharDev;
-    case S_IFBLK: return EntryType::kBlockDev;
-    default: return EntryType::kFifo;
+    case S_IFREG:
+      return EntryType::kFile;
+    case S_IFDIR:
+      return EntryType::kDir;
+    case S_IFLNK:
+      return EntryType::kSymlink;
+    case S_IFIFO:
+      return EntryType::kFifo;
+    case S_IFCHR:
+      return EntryType::kCharDev;
+    case S_IFBLK:
+      return EntryType::kBlockDev;
+    default:
+      return EntryType::kFifo;
   }
 }
 
@@ -145,7 +156,8 @@ Status Walker::read_file(int fd, const io::Stat& st, Entry& e, const std::string
         e.extents.push_back(store::Extent{static_cast<uint64_t>(d), static_cast<uint64_t>(h - d)});
         off = h;
       }
-      e.sparse = !(e.extents.size() == 1 && e.extents[0].offset == 0 && e.extents[0].length == before.size);
+      e.sparse = !(e.extents.size() == 1 && e.extents[0].offset == 0 &&
+                   e.extents[0].length == before.size);
       if (!e.sparse) e.extents.clear();
     }
     REWIND_ASSIGN_OR_RETURN(e.chunks, content_(fd, e.extents, e.sparse, e.size));
@@ -162,7 +174,8 @@ Status Walker::read_file(int fd, const io::Stat& st, Entry& e, const std::string
   // Keep the entry consistent with the data read.
   uint64_t got = 0;
   for (const auto& c : e.chunks) got += c.length;
-  if (!e.sparse) e.size = got;
+  if (!e.sparse)
+    e.size = got;
   else {
     e.sparse = false;
     e.extents.clear();
@@ -191,12 +204,16 @@ Status Walker::make_entry(int parentfd, const std::string& name, const std::stri
       break;
     }
     case EntryType::kCharDev:
-    case EntryType::kBlockDev: e.rdev = st.rdev; break;
-    case EntryType::kFifo: break;
+    case EntryType::kBlockDev:
+      e.rdev = st.rdev;
+      break;
+    case EntryType::kFifo:
+      break;
     case EntryType::kDir: {
       REWIND_ASSIGN_OR_RETURN(io::Fd fd, fs_.open_at(parentfd, name, O_RDONLY | O_DIRECTORY));
       REWIND_ASSIGN_OR_RETURN(io::Stat again, fs_.fstat(fd.get()));
-      if (again.ino != st.ino) return fail(Error::invalid_state("{} was replaced during the walk", abs));
+      if (again.ino != st.ino)
+        return fail(Error::invalid_state("{} was replaced during the walk", abs));
       REWIND_TRY(read_xattrs(fs_, fd.get(), e));
       REWIND_ASSIGN_OR_RETURN(e.flags, fs_.get_flags(fd.get()));
       *keep_dir = std::move(fd);
@@ -219,7 +236,8 @@ Status Walker::make_entry(int parentfd, const std::string& name, const std::stri
       if (!fdr) return fail(fdr.error());
       io::Fd fd = std::move(*fdr);
       REWIND_ASSIGN_OR_RETURN(io::Stat cur, fs_.fstat(fd.get()));
-      if (cur.ino != st.ino) return fail(Error::invalid_state("{} was replaced during the walk", abs));
+      if (cur.ino != st.ino)
+        return fail(Error::invalid_state("{} was replaced during the walk", abs));
       REWIND_TRY(read_xattrs(fs_, fd.get(), e));
       REWIND_ASSIGN_OR_RETURN(e.flags, fs_.get_flags(fd.get()));
       e.size = cur.size;
@@ -237,7 +255,8 @@ Status Walker::make_entry(int parentfd, const std::string& name, const std::stri
       }
       break;
     }
-    case EntryType::kHardlink: break;
+    case EntryType::kHardlink:
+      break;
   }
   return ok();
 }
@@ -279,7 +298,8 @@ Status Walker::run(const std::function<Status(Entry&&)>& emit) {
 Status Walker::walk_dir(int dirfd, const std::string& rel, const std::string& abs, uint64_t dev,
                         const std::function<Status(Entry&&)>& emit) {
   REWIND_ASSIGN_OR_RETURN(auto list, fs_.list_dir(dirfd));
-  std::sort(list.begin(), list.end(), [](const io::DirEntry& a, const io::DirEntry& b) { return a.name < b.name; });
+  std::sort(list.begin(), list.end(),
+            [](const io::DirEntry& a, const io::DirEntry& b) { return a.name < b.name; });
   for (const io::DirEntry& de : list) {
     std::string crel = join(rel, de.name);
     std::string cabs = join_abs(abs, de.name);
@@ -295,7 +315,8 @@ Status Walker::walk_dir(int dirfd, const std::string& rel, const std::string& ab
     }
     bool dir = fmt_bits == S_IFDIR;
     if (excluded(cabs, dir)) continue;
-    if (dir && opts_.repo_ino != 0 && st->dev == opts_.repo_dev && st->ino == opts_.repo_ino) continue;
+    if (dir && opts_.repo_ino != 0 && st->dev == opts_.repo_dev && st->ino == opts_.repo_ino)
+      continue;
     Entry e;
     io::Fd childfd;
     Status mst = make_entry(dirfd, de.name, crel, *st, e, &childfd);
@@ -309,7 +330,8 @@ Status Walker::walk_dir(int dirfd, const std::string& rel, const std::string& ab
       continue;
     }
     if (dir && st->dev != dev && opts_.one_file_system) {
-      warn(fmt::format("{}: another file system is mounted here; its contents are not captured", cabs));
+      warn(fmt::format("{}: another file system is mounted here; its contents are not captured",
+                       cabs));
       descend = false;
     }
     if (e.type == EntryType::kFile) stats_.size += e.size;

@@ -28,8 +28,7 @@ struct WalkStats {
 class Walker {
  public:
   Walker(io::Fs& fs, const CaptureOptions& opts, ContentFn content,
-         const std::vector<store::Entry>* previous, ProgressObserver& obs,
-         std::string operation);
+         const std::vector<store::Entry>* previous, ProgressObserver& obs, std::string operation);
   // Calls emit for every entry, in path_less order.
   Status run(const std::function<Status(store::Entry&&)>& emit);
   const std::vector<std::string>& warnings() const { return warnings_; }
@@ -51,7 +50,8 @@ class Walker {
   std::string operation_;
   std::vector<std::string> patterns_;
   std::unordered_map<std::string_view, const store::Entry*> prev_;
-  std::unordered_map<uint64_t, std::unordered_map<uint64_t, uint64_t>> links_;  // dev -> ino -> index
+  std::unordered_map<uint64_t, std::unordered_map<uint64_t, uint64_t>>
+      links_;  // dev -> ino -> index
   uint64_t index_ = 0;
   std::vector<std::string> warnings_;
   WalkStats stats_;
