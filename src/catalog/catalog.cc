@@ -17,6 +17,7 @@ namespace {
 Error sql_error(sqlite3* db, std::string_view what) {
   int code = sqlite3_errcode(db);
   int sys = sqlite3_system_errno(db);
+  if (sys == 0) sys = last_vfs_errno();
   std::string msg =
       fmt::format("catalog: {}: {}{}", what, sqlite3_errmsg(db),
                   sys != 0 ? fmt::format(" ({})", std::strerror(sys)) : std::string());
@@ -130,10 +131,16 @@ Result<std::unique_ptr<Catalog>> Catalog::open(io::Fs& fs, const std::string& pa
     return fail(e);
   }
   sqlite3_busy_timeout(db, 10000);
+  // Checkpoints run only where their errors are seen (Catalog::checkpoint,
+  // called by writers before they start): never silently on close or after
+  // a commit, where a failed fsync would go unreported.
+  sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
   std::unique_ptr<Catalog> c(new Catalog(db));
   // synchronous=FULL: a committed transaction survives power loss, which the
   // write order of DESIGN.md relies on (the snapshot row is the last step).
-  REWIND_TRY(c->exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=OFF;"));
+  REWIND_TRY(
+      c->exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=OFF; "
+              "PRAGMA wal_autocheckpoint=0;"));
   if (create) {
     REWIND_TRY(c->exec(kSchema));
     REWIND_ASSIGN_OR_RETURN(auto v, c->get_meta("schema_version"));
@@ -158,6 +165,14 @@ Status Catalog::exec(const char* sql) {
     sqlite3_free(err);
     return fail(e);
   }
+  return ok();
+}
+
+Status Catalog::checkpoint() {
+  clear_last_vfs_errno();
+  int rc = sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
+  if (rc == SQLITE_BUSY) return ok();  // a reader holds an old snapshot: try next time
+  if (rc != SQLITE_OK) return fail(sql_error(db_, "checkpoint"));
   return ok();
 }
 

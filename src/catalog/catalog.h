@@ -73,6 +73,9 @@ class Catalog {
   Catalog(const Catalog&) = delete;
   Catalog& operator=(const Catalog&) = delete;
 
+  // Copies the WAL into the database and truncates it. Writers call it
+  // before they change anything, so that an fsync error fails them early.
+  Status checkpoint();
   Status begin();  // BEGIN IMMEDIATE
   Status commit();
   Status rollback();

@@ -66,6 +66,13 @@ int report(const Error& e, int rc) {
   return rc;
 }
 
+}  // namespace
+
+int last_vfs_errno() { return t_last_errno; }
+void clear_last_vfs_errno() { t_last_errno = 0; }
+
+namespace {
+
 bool is_busy(const Error& e) { return e.code() == ErrorCode::kBusy; }
 bool is_enoent(const Error& e) {
   return e.sys_errno() == ENOENT || (e.sys_errno() == 0 && e.code() == ErrorCode::kNotFound);

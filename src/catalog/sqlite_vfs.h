@@ -27,4 +27,9 @@ namespace rwd::catalog {
 // with the VFS. Pass the name to sqlite3_open_v2.
 Result<std::string> vfs_name_for(io::Fs& fs);
 
+// The errno of this thread's last failed VFS call (0 if none), so that a
+// catalog error can say "no space" rather than SQLite's "disk I/O error".
+int last_vfs_errno();
+void clear_last_vfs_errno();
+
 }  // namespace rwd::catalog

@@ -100,6 +100,9 @@ class ForwardingFs : public io::Fs {
   Status set_xattr(int fd, const std::string& name, std::string_view value) override {
     return t_.set_xattr(fd, name, value);
   }
+  Status remove_xattr(int fd, const std::string& name) override {
+    return t_.remove_xattr(fd, name);
+  }
   Result<uint32_t> get_flags(int fd) override { return t_.get_flags(fd); }
   Status set_flags(int fd, uint32_t flags) override { return t_.set_flags(fd, flags); }
   Result<std::vector<io::DirEntry>> list_dir(int dirfd) override { return t_.list_dir(dirfd); }

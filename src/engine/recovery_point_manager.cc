@@ -145,7 +145,7 @@ Result<CreateReport> RecoveryPointManager::create(const CreateOptions& req, Prog
     co.chunker = repo->config().chunker;
     if (auto it = previous.find(path); it != previous.end()) co.previous = it->second;
     auto res = components::files::capture(fs_, *repo, writer, co, obs);
-    if (!res) return fail(res.error().with_context(fmt::format("capturing {}", path)));
+    if (!res) return fail(res.error());
     catalog::SnapshotRow row;
     row.point_id = id;
     row.component = path;

@@ -188,6 +188,7 @@ class Fs {
   virtual Result<std::vector<std::string>> list_xattrs(int fd) = 0;
   virtual Result<std::string> get_xattr(int fd, const std::string& name) = 0;
   virtual Status set_xattr(int fd, const std::string& name, std::string_view value) = 0;
+  virtual Status remove_xattr(int fd, const std::string& name) = 0;
 
   // Inode flags (FS_IOC_GETFLAGS / FS_IOC_SETFLAGS). Unsupported -> 0 / kInvalidState.
   virtual Result<uint32_t> get_flags(int fd) = 0;

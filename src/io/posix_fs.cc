@@ -562,6 +562,11 @@ class PosixFs final : public Fs {
     return ok();
   }
 
+  Status remove_xattr(int fd, const std::string& name) override {
+    if (::fremovexattr(fd, name.c_str()) != 0) return fail(err("removexattr", name));
+    return ok();
+  }
+
   Result<uint32_t> get_flags(int fd) override {
     int flags = 0;
     if (::ioctl(fd, FS_IOC_GETFLAGS, &flags) != 0) {

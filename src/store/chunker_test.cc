@@ -93,8 +93,7 @@ void expect_sizes_within_bounds(const std::vector<size_t>& lengths, const Chunke
 }
 
 TEST(Chunker, SameInputGivesSameCuts) {
-  // Two chunkers with the same parameters cut 4 MiB of random data (seed 1)
-  // at the same places.
+  // Two chunkers cut 4 MiB of random data (seed 1) at the same places.
   std::string data = random_bytes(4 << 20, 1);
   std::vector<size_t> a = cut_all(Chunker(), bytes_of(data));
   std::vector<size_t> b = cut_all(Chunker(), bytes_of(data));
@@ -103,8 +102,7 @@ TEST(Chunker, SameInputGivesSameCuts) {
 }
 
 TEST(Chunker, ChunksCoverTheInputExactly) {
-  // The chunk lengths of 5 MiB + 123 bytes of random data (seed 2) add up to
-  // the input's length, and each is positive.
+  // The positive chunk lengths of 5 MiB + 123 random bytes add up to the input's length.
   std::string data = random_bytes((5 << 20) + 123, 2);
   std::vector<size_t> lengths = cut_all(Chunker(), bytes_of(data));
   EXPECT_EQ(total(lengths), data.size());
@@ -112,8 +110,7 @@ TEST(Chunker, ChunksCoverTheInputExactly) {
 }
 
 TEST(Chunker, ChunkSizesStayWithinMinAndMaxExceptTheLast) {
-  // Every chunk of 8 MiB of random data (seed 3) is between min_size and
-  // max_size; only the last may be shorter than min_size.
+  // Chunks of 8 MiB random data lie in [min_size, max_size]; only the last may be shorter.
   std::string data = random_bytes(8 << 20, 3);
   ChunkerParams p;
   std::vector<size_t> lengths = cut_all(Chunker(p), bytes_of(data));
@@ -122,8 +119,7 @@ TEST(Chunker, ChunkSizesStayWithinMinAndMaxExceptTheLast) {
 }
 
 TEST(Chunker, UniformDataIsCutAtMaxSizeAtTheLatest) {
-  // 3 MiB of zero bytes (where the content may offer no cut point at all)
-  // still gives chunks no longer than max_size that cover the input.
+  // 3 MiB of zeros (maybe no cut point at all) gives chunks within max_size covering the input.
   std::string data(3 << 20, '\0');
   ChunkerParams p;
   std::vector<size_t> lengths = cut_all(Chunker(p), bytes_of(data));
@@ -132,8 +128,7 @@ TEST(Chunker, UniformDataIsCutAtMaxSizeAtTheLatest) {
 }
 
 TEST(Chunker, CustomParametersAreRespected) {
-  // With min 64, avg 256, max 1024, 1 MiB of random data (seed 4) is cut into
-  // chunks within those bounds, averaging within a factor of two of 256.
+  // With min 64/avg 256/max 1024, 1 MiB random data has chunks in bounds, averaging 128..512.
   std::string data = random_bytes(1 << 20, 4);
   std::vector<size_t> lengths = cut_all(Chunker(kSmall), bytes_of(data));
   EXPECT_EQ(total(lengths), data.size());
@@ -144,8 +139,7 @@ TEST(Chunker, CustomParametersAreRespected) {
 }
 
 TEST(Chunker, DataShorterThanMinSizeIsOneChunk) {
-  // Inputs of 0, 1, min_size - 1 and min_size bytes at end of input are each
-  // a single chunk of their whole length.
+  // At eof, inputs of 0, 1, min_size - 1 and min_size bytes are each one whole chunk.
   ChunkerParams p;
   Chunker c(p);
   for (size_t n : {size_t{0}, size_t{1}, p.min_size - 1, p.min_size}) {
@@ -158,8 +152,7 @@ TEST(Chunker, DataShorterThanMinSizeIsOneChunk) {
 }
 
 TEST(Chunker, AsksForMoreInputOnlyWhileTheBufferIsShorterThanMaxSize) {
-  // Without eof, a buffer of min_size bytes returns 0 (more bytes needed),
-  // while a buffer of max_size bytes always yields a cut, the same as at eof.
+  // Before eof, min_size bytes ask for more (0); max_size bytes always cut, as at eof.
   ChunkerParams p;
   Chunker c(p);
   std::string small = random_bytes(p.min_size, 6);
@@ -175,17 +168,14 @@ TEST(Chunker, AsksForMoreInputOnlyWhileTheBufferIsShorterThanMaxSize) {
 }
 
 TEST(Chunker, StreamingInBlocksCutsAtTheSamePlacesAsWholeInput) {
-  // Feeding 3 MiB of random data (seed 7) in 64 KiB blocks with eof == false
-  // until the end gives the same chunk lengths as chunking it whole.
+  // Feeding 3 MiB in 64 KiB blocks with eof == false cuts where chunking it whole does.
   std::string data = random_bytes(3 << 20, 7);
   Chunker c;
   EXPECT_EQ(cut_streaming(c, bytes_of(data), 64 << 10), cut_all(c, bytes_of(data)));
 }
 
 TEST(Chunker, InsertionAtFrontChangesOnlyFirstChunks) {
-  // Inserting one byte at the front of 20 MiB of random data (seed 8)
-  // changes at most the first two chunks; the rest of the chunk sequence is
-  // identical.
+  // One byte inserted before 20 MiB of random data changes at most the first two chunks.
   std::string data = random_bytes(20 << 20, 8);
   std::string edited = "x" + data;
   Chunker c;
@@ -201,9 +191,7 @@ TEST(Chunker, InsertionAtFrontChangesOnlyFirstChunks) {
 }
 
 TEST(Chunker, ChangingOneByteInTheMiddleChangesOnlyNearbyChunks) {
-  // Overwriting one byte in the middle of 20 MiB of random data (seed 9)
-  // leaves all chunks but at most two (the one holding the byte and the
-  // next) identical.
+  // One byte changed mid-way through 20 MiB changes at most two chunks; the rest are identical.
   std::string data = random_bytes(20 << 20, 9);
   std::string edited = data;
   edited[10 << 20] = static_cast<char>(edited[10 << 20] ^ 0x5a);
@@ -222,8 +210,7 @@ TEST(Chunker, ChangingOneByteInTheMiddleChangesOnlyNearbyChunks) {
 }
 
 RC_GTEST_PROP(Chunker, ChunkingIsDeterministicAndCoversTheInput, ()) {
-  // For random-looking data of any size up to 20 KiB, cutting twice gives the
-  // same chunks, they cover the input exactly, and each is within bounds.
+  // Random data up to 20 KiB: cutting twice agrees, covers the input, keeps chunks in bounds.
   const auto size = *rc::gen::inRange<size_t>(0, 20 * 1024);
   const auto seed = *rc::gen::arbitrary<uint64_t>();
   std::string data = random_bytes(size, seed);
@@ -240,9 +227,7 @@ RC_GTEST_PROP(Chunker, ChunkingIsDeterministicAndCoversTheInput, ()) {
 
 RC_GTEST_PROP(Chunker, ChunkingOfGeneratedBytesIsDeterministicAndCoversTheInput,
               (const std::vector<uint8_t>& raw)) {
-  // For generated (often repetitive) byte strings, repeated up to 16 times
-  // to exceed max_size, cutting whole and streaming in 100-byte blocks give
-  // the same chunks, which cover the input and are within bounds.
+  // Generated (repetitive) bytes: whole and streamed cuts agree, cover the input, stay in bounds.
   const auto repeat = *rc::gen::inRange(1, 17);
   std::string data;
   for (int i = 0; i < repeat; ++i) data.append(raw.begin(), raw.end());

@@ -49,8 +49,7 @@ std::vector<std::byte> zstd_frame_without_size(std::span<const std::byte> in) {
 }
 
 TEST(Codec, CompressibleDataRoundTrips) {
-  // 1 MiB of repetitive text is stored as zstd, smaller than the input, and
-  // decompresses to the same bytes.
+  // 1 MiB of repetitive text is stored as smaller zstd and decompresses to the same bytes.
   std::vector<std::byte> in = compressible(1 << 20);
   Compressor comp(3);
   std::vector<std::byte> stored;
@@ -63,8 +62,7 @@ TEST(Codec, CompressibleDataRoundTrips) {
 }
 
 TEST(Codec, OneCompressorAndDecompressorServeManyChunks) {
-  // One Compressor and one Decompressor used for 20 chunks of different
-  // sizes and contents round-trip each of them.
+  // One Compressor and one Decompressor round-trip 20 chunks of varied sizes and contents.
   Compressor comp(3);
   Decompressor dec;
   std::vector<std::byte> stored, out;
@@ -82,8 +80,7 @@ TEST(Codec, OneCompressorAndDecompressorServeManyChunks) {
 }
 
 TEST(Codec, IncompressibleDataIsStoredRaw) {
-  // 256 KiB of random bytes (seed 1) do not shrink by 1/32: compress returns
-  // kRaw and leaves the output empty; the raw bytes "decompress" to themselves.
+  // 256 KiB of random bytes compress to kRaw with an empty output, and decode as themselves.
   std::vector<std::byte> in = to_bytes(random_bytes(256 << 10, 1));
   Compressor comp(3);
   std::vector<std::byte> stored = to_bytes("left over from an earlier chunk");
@@ -96,8 +93,7 @@ TEST(Codec, IncompressibleDataIsStoredRaw) {
 }
 
 TEST(Codec, TinyChunksAndLevelZeroAreStoredRaw) {
-  // Chunks under 64 bytes, and any chunk when the level is 0, are stored raw
-  // with an empty output.
+  // Chunks under 64 bytes, and any chunk at level 0, are kRaw with an empty output.
   std::vector<std::byte> stored;
   Compressor comp(3);
   EXPECT_EQ(comp.compress(compressible(63), stored), ChunkCodec::kRaw);
@@ -116,8 +112,7 @@ TEST(Codec, EmptyRawChunkRoundTrips) {
 }
 
 TEST(Codec, DecompressRejectsWrongRawLength) {
-  // A zstd chunk declared one byte longer or shorter than it is, and a raw
-  // chunk whose length differs from raw_len, are kCorruptedData.
+  // A zstd or raw chunk whose raw_len is one byte off is kCorruptedData.
   std::vector<std::byte> in = compressible(100000);
   Compressor comp(3);
   std::vector<std::byte> stored;
@@ -135,9 +130,7 @@ TEST(Codec, DecompressRejectsWrongRawLength) {
 }
 
 TEST(Codec, DecompressRejectsWrongLengthWhenTheFrameDeclaresNone) {
-  // A zstd frame without a declared content size that decodes to more, or
-  // fewer, bytes than raw_len is kCorruptedData: the output never grows
-  // past raw_len.
+  // A frame without a content size decoding to more or less than raw_len is kCorruptedData.
   std::vector<std::byte> in = compressible(200000);
   std::vector<std::byte> frame = zstd_frame_without_size(in);
   ASSERT_EQ(ZSTD_getFrameContentSize(frame.data(), frame.size()), ZSTD_CONTENTSIZE_UNKNOWN);
@@ -153,8 +146,7 @@ TEST(Codec, DecompressRejectsWrongLengthWhenTheFrameDeclaresNone) {
 }
 
 TEST(Codec, DecompressRejectsGarbage) {
-  // Random bytes (seed 2) presented as a zstd chunk, and a valid frame with
-  // its second half cut off, are kCorruptedData.
+  // Random bytes, an empty input and a half frame presented as zstd are kCorruptedData.
   Decompressor dec;
   std::vector<std::byte> out;
   std::vector<std::byte> garbage = to_bytes(random_bytes(4096, 2));
@@ -181,8 +173,7 @@ TEST(Codec, DecompressRejectsUnknownCodec) {
 }
 
 TEST(Codec, DecompressRejectsOversizeDeclaredLength) {
-  // A chunk declaring more than kMaxChunkSize bytes is kCorruptedData before
-  // anything is allocated or decoded, raw or zstd.
+  // A raw_len above kMaxChunkSize is kCorruptedData before anything is allocated.
   Decompressor dec;
   std::vector<std::byte> out;
   std::vector<std::byte> in = compressible(1000);
@@ -196,8 +187,7 @@ TEST(Codec, DecompressRejectsOversizeDeclaredLength) {
 }
 
 TEST(Codec, DecompressRejectsAFrameDeclaringMoreThanTheLimit) {
-  // A zstd frame whose header declares 17 MiB (more than kMaxChunkSize),
-  // presented with that length, is kCorruptedData.
+  // A zstd frame declaring 17 MiB (over kMaxChunkSize) is kCorruptedData.
   std::vector<std::byte> in((17 << 20), std::byte{0});
   std::vector<std::byte> frame(ZSTD_compressBound(in.size()));
   size_t n = ZSTD_compress(frame.data(), frame.size(), in.data(), in.size(), 1);

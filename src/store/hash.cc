@@ -62,6 +62,15 @@ ChunkId sha256(std::span<const std::byte> data) {
   return id;
 }
 
+ChunkId chunk_id(uint8_t type, std::span<const std::byte> data) {
+  if (type == 1) return sha256(data);
+  Sha256 h;
+  const char tag[] = {'r', 'w', 'c', 'h', 'u', 'n', 'k', static_cast<char>(type)};
+  h.update({reinterpret_cast<const std::byte*>(tag), sizeof(tag)});
+  h.update(data);
+  return h.finish();
+}
+
 std::array<uint8_t, 32> hmac_sha256(std::span<const uint8_t> key, std::span<const std::byte> data) {
   std::array<uint8_t, 32> out{};
   unsigned int len = 32;

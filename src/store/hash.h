@@ -39,6 +39,12 @@ struct ChunkIdHash {
 
 ChunkId sha256(std::span<const std::byte> data);
 
+// The id of a chunk of a given type (store/pack.h's ChunkType as its integer):
+// data chunks are named by the SHA-256 of their bytes; other types by the
+// SHA-256 of a type tag and the bytes, so that equal bytes of different types
+// are different chunks.
+ChunkId chunk_id(uint8_t type, std::span<const std::byte> data);
+
 // HMAC-SHA-256, for root records.
 std::array<uint8_t, 32> hmac_sha256(std::span<const uint8_t> key, std::span<const std::byte> data);
 

@@ -201,8 +201,7 @@ ChunkId build(MemoryStore& store, const std::vector<Entry>& entries,
 // ------------------------------------------------------------- Encoding
 
 TEST(ManifestEncoding, PageOfEveryEntryTypeRoundTrips) {
-  // A page holding one entry of each of the seven types, every stored field
-  // set, decodes to entries equal to the input.
+  // A page with one entry of each of the seven types, all fields set, decodes equal.
   std::vector<Entry> entries = one_of_each_type();
   std::vector<std::byte> page = encode_page(entries);
   Result<std::vector<Entry>> decoded = decode_page(page, entries.size());
@@ -233,8 +232,7 @@ TEST(ManifestEncoding, ExtremeFieldValuesRoundTrip) {
 }
 
 TEST(ManifestEncoding, DecodePageRejectsTruncationTrailingBytesAndWrongCount) {
-  // Every strict prefix of a page, the page with a byte appended, and the
-  // page read with the wrong entry count are kCorruptedData.
+  // Page prefixes, a trailing byte or a wrong entry count are kCorruptedData.
   std::vector<Entry> entries = one_of_each_type();
   std::vector<std::byte> page = encode_page(entries);
   for (size_t n = 0; n < page.size(); ++n)
@@ -249,8 +247,7 @@ TEST(ManifestEncoding, DecodePageRejectsTruncationTrailingBytesAndWrongCount) {
 }
 
 TEST(ManifestEncoding, DecodePageRejectsOutOfRangeFields) {
-  // An unknown entry type, a mode above 07777 and a zero-length chunk are
-  // kCorruptedData.
+  // An unknown type, a mode above 07777 or a zero-length chunk is kCorruptedData.
   Entry bad_type = special("x", EntryType::kFifo);
   bad_type.type = static_cast<EntryType>(8);
   EXPECT_THAT(decode_page(encode_page({bad_type}), 1), HasError(ErrorCode::kCorruptedData));
@@ -315,8 +312,7 @@ rc::Gen<Entry> arbitrary_entry() {
 }
 
 RC_GTEST_PROP(ManifestEncoding, GeneratedPageEncodesAndDecodesToItself, ()) {
-  // Any list of entries, of any types and field values, survives
-  // encode_page + decode_page unchanged.
+  // Any generated list of entries survives encode_page + decode_page unchanged.
   const auto entries = *rc::gen::container<std::vector<Entry>>(arbitrary_entry());
   Result<std::vector<Entry>> decoded = decode_page(encode_page(entries), entries.size());
   RC_ASSERT(decoded.has_value());
@@ -326,8 +322,7 @@ RC_GTEST_PROP(ManifestEncoding, GeneratedPageEncodesAndDecodesToItself, ()) {
 // ------------------------------------------------------------- Paths
 
 TEST(ManifestPath, SlashSortsBeforeEveryOtherByte) {
-  // path_less orders "a" < "a/b" < "a b" < "a-": a directory's contents come
-  // right after it, before siblings that share its name as a prefix.
+  // path_less orders "a" < "a/b" < "a b" < "a-": '/' sorts before every other byte.
   EXPECT_TRUE(path_less("a", "a/b"));
   EXPECT_TRUE(path_less("a/b", "a b"));
   EXPECT_TRUE(path_less("a b", "a-"));
@@ -344,8 +339,7 @@ TEST(ManifestPath, SlashSortsBeforeEveryOtherByte) {
 }
 
 TEST(ManifestPath, SortingKeepsEachDirectoryFollowedByItsContents) {
-  // Sorting a shuffled list with path_less puts every path after its parent
-  // and the whole subtree of "a" before "a b" and "a-".
+  // Sorting with path_less puts each directory's whole subtree right after it.
   std::vector<std::string> want{"", "a", "a/b", "a/b/c", "a/c", "a b", "a b/x", "a-", "a.b", "b"};
   std::vector<std::string> got{"a.b", "a/c", "b", "a b/x", "", "a-", "a/b/c", "a", "a b", "a/b"};
   std::sort(got.begin(), got.end(), path_less);
@@ -353,8 +347,7 @@ TEST(ManifestPath, SortingKeepsEachDirectoryFollowedByItsContents) {
 }
 
 TEST(ManifestPath, PathWithinMatchesWholeComponents) {
-  // path_within accepts the prefix itself and paths beneath it, not paths
-  // that merely start with the same characters.
+  // path_within matches the prefix and paths beneath it, not names that merely share characters.
   EXPECT_TRUE(path_within("a", "a"));
   EXPECT_TRUE(path_within("a/b", "a"));
   EXPECT_TRUE(path_within("anything", ""));
@@ -365,8 +358,7 @@ TEST(ManifestPath, PathWithinMatchesWholeComponents) {
 // ------------------------------------------------------------- Validation
 
 TEST(ManifestValidation, AcceptsAWellFormedTree) {
-  // A tree with directories, files, a sparse file, a symlink, special files
-  // and a hard link to an earlier file is valid.
+  // A tree of dirs, files, a sparse file, a symlink, a FIFO and a backward hard link is valid.
   Entry sparse = file("d/sparse", 0);
   sparse.size = 10000;
   sparse.sparse = true;
@@ -411,8 +403,7 @@ TEST(ManifestValidation, RejectsAbsolutePaths) {
 }
 
 TEST(ManifestValidation, RejectsEmptyNames) {
-  // "a//b" (an empty component), "a/" and an empty path after the root are
-  // kCorruptedData.
+  // "a//b", "a/" and an empty path after the root are kCorruptedData.
   expect_rejected({dir(""), dir("a"), file("a//b", 1)});
   expect_rejected({dir(""), dir("a"), file("a/", 1)});
   expect_rejected({dir(""), file("", 1)});
@@ -442,8 +433,7 @@ TEST(ManifestValidation, RejectsEntriesOutOfOrder) {
 }
 
 TEST(ManifestValidation, RejectsEntriesBeneathASymlink) {
-  // A symlink "l" followed by a file "l/f" is kCorruptedData: restoring it
-  // would write through the link.
+  // A symlink "l" followed by a file "l/f" is kCorruptedData.
   expect_rejected({dir(""), symlink("l", "/etc"), file("l/f", 1)});
 }
 
@@ -461,8 +451,7 @@ TEST(ManifestValidation, RejectsEntriesWhoseParentIsMissing) {
 }
 
 TEST(ManifestValidation, RejectsARootThatIsNotFirstOrNotADirectory) {
-  // An empty list, a list not starting with "", and a non-directory root
-  // with entries beneath it are kCorruptedData.
+  // No entries, no root first, or a non-directory root with children is kCorruptedData.
   expect_rejected({});
   expect_rejected({dir("a")});
   expect_rejected({file("", 1), file("a", 1)});
@@ -477,16 +466,14 @@ TEST(ManifestValidation, RejectsHardLinksToLaterEntries) {
 }
 
 TEST(ManifestValidation, RejectsHardLinksToNonFiles) {
-  // A hard link to a directory, a symlink or another hard link is
-  // kCorruptedData.
+  // A hard link to a directory, a symlink or another hard link is kCorruptedData.
   expect_rejected({dir(""), dir("a"), hardlink("b", 1)});
   expect_rejected({dir(""), symlink("a", "x"), hardlink("b", 1)});
   expect_rejected({dir(""), file("a", 1), hardlink("b", 1), hardlink("c", 2)});
 }
 
 TEST(ManifestValidation, RejectsChunkLengthsThatDoNotAddUpToTheSize) {
-  // A 100-byte file with chunks of 50 + 40 bytes, or of 50 + 60 bytes, and a
-  // non-empty file without chunks are kCorruptedData.
+  // A file whose chunk lengths sum to less or more than its size is kCorruptedData.
   Entry short_by_ten = file("f", 100);
   short_by_ten.chunks = {{id_of("a"), 50}, {id_of("b"), 40}};
   expect_rejected({dir(""), short_by_ten});
@@ -499,8 +486,7 @@ TEST(ManifestValidation, RejectsChunkLengthsThatDoNotAddUpToTheSize) {
 }
 
 TEST(ManifestValidation, RejectsOverlappingSparseExtents) {
-  // Sparse extents [0,100) and [50,150) overlap: kCorruptedData, even though
-  // the chunks add up to their total length.
+  // Sparse extents [0,100) and [50,150) overlap: kCorruptedData, though chunks add up.
   Entry e = file("f", 0);
   e.size = 1000;
   e.sparse = true;
@@ -510,8 +496,7 @@ TEST(ManifestValidation, RejectsOverlappingSparseExtents) {
 }
 
 TEST(ManifestValidation, RejectsSparseExtentsOutOfOrderEmptyOrPastTheSize) {
-  // Extents out of order, of zero length, or reaching past the file's size
-  // are kCorruptedData.
+  // Extents out of order, of zero length or past the file's size are kCorruptedData.
   Entry e = file("f", 0);
   e.size = 1000;
   e.sparse = true;
@@ -527,8 +512,7 @@ TEST(ManifestValidation, RejectsSparseExtentsOutOfOrderEmptyOrPastTheSize) {
 }
 
 TEST(ManifestValidation, RejectsBadSymlinkTargetsAndXattrNames) {
-  // An empty symlink target, a target with NUL, and an empty xattr name are
-  // kCorruptedData.
+  // An empty symlink target, a target with NUL or an empty xattr name is kCorruptedData.
   expect_rejected({dir(""), symlink("l", "")});
   expect_rejected({dir(""), symlink("l", std::string("a\0b", 3))});
   Entry f = file("f", 1);
@@ -563,8 +547,7 @@ TEST(ManifestRoot, RoundTrips) {
 }
 
 TEST(ManifestRoot, DecodeRejectsTruncatedData) {
-  // Every strict prefix of an encoded root, and the root with a trailing
-  // byte, are kCorruptedData.
+  // Every strict prefix of an encoded root, and a trailing byte, are kCorruptedData.
   std::vector<std::byte> data = encode_root(two_page_root());
   for (size_t n = 0; n < data.size(); ++n)
     EXPECT_THAT(decode_root(std::span(data).first(n)), HasError(ErrorCode::kCorruptedData))
@@ -574,9 +557,7 @@ TEST(ManifestRoot, DecodeRejectsTruncatedData) {
 }
 
 TEST(ManifestRoot, DecodeRejectsPagesThatDoNotTileTheEntries) {
-  // Pages must start at entry 0, follow each other without gap or overlap,
-  // hold at least one entry each and add up to the root's entry count;
-  // anything else is kCorruptedData.
+  // Pages with a gap, overlap, no entries or a wrong total are kCorruptedData.
   auto rejected = [](auto edit) {
     ManifestRoot r = two_page_root();
     edit(r);
@@ -610,8 +591,7 @@ TEST(ManifestRoot, DecodeRejectsAPageRootedElsewhere) {
 // ------------------------------------------------------------- Builder
 
 TEST(ManifestBuilder, TenThousandEntriesRoundTripAcrossManyPages) {
-  // 10,000 entries added to a ManifestBuilder over an in-memory store come
-  // back from load_manifest equal, stored as several pages plus one root.
+  // 10,000 entries built into many pages over a map store load back equal.
   std::vector<Entry> entries = big_tree();
   ASSERT_EQ(entries.size(), 10000u);
   ASSERT_THAT(validate_entries(entries), IsOk());
@@ -633,17 +613,14 @@ TEST(ManifestBuilder, TenThousandEntriesRoundTripAcrossManyPages) {
 }
 
 TEST(ManifestBuilder, SameEntriesGiveTheSameRoot) {
-  // Building the same entries twice stores identical chunks: the root id is
-  // a function of the entries.
+  // Building the same entries twice gives the same root id.
   std::vector<Entry> entries = big_tree();
   MemoryStore a, b;
   EXPECT_EQ(build(a, entries), build(b, entries));
 }
 
 TEST(ManifestBuilder, EditingOneEntryChangesOnlyItsPage) {
-  // Changing one file's owner (same encoded size) in the middle of the
-  // 10,000-entry tree changes exactly one page and the root; all other pages
-  // are the same chunks.
+  // Changing one file's owner in the 10,000-entry tree changes exactly one page.
   std::vector<Entry> entries = big_tree();
   MemoryStore a, b;
   ManifestStats stats;
@@ -681,8 +658,7 @@ TEST(ManifestBuilder, PassesOnTheSinksError) {
 }
 
 TEST(ManifestLoad, RejectsAPageThatDoesNotMatchTheRoot) {
-  // A root pointing at a page whose first path differs from the one it
-  // records, or at a missing page, fails to load.
+  // A root whose page's first path differs, or whose page is missing, fails to load.
   MemoryStore store;
   std::vector<Entry> entries = one_of_each_type();
   ChunkSink sink = store.sink();
@@ -698,8 +674,7 @@ TEST(ManifestLoad, RejectsAPageThatDoesNotMatchTheRoot) {
 }
 
 TEST(ManifestLoad, RejectsAnInvalidTree) {
-  // A well-encoded manifest whose entries escape with ".." fails to load
-  // with kCorruptedData.
+  // A well-encoded manifest with a ".." entry fails to load with kCorruptedData.
   MemoryStore store;
   ManifestBuilder b(store.sink());
   ASSERT_THAT(b.add(dir("")), IsOk());
@@ -712,9 +687,7 @@ TEST(ManifestLoad, RejectsAnInvalidTree) {
 // ------------------------------------------------------------- Lookup
 
 TEST(ManifestLookup, FindsEntriesInAManyPageManifest) {
-  // lookup_entry finds the root, a directory, and files on the first, a
-  // middle and the last page of the 10,000-entry manifest, each equal to
-  // the entry added, reading only the root and one page.
+  // lookup_entry finds entries on any page of a 10,000-entry manifest, reading two chunks.
   std::vector<Entry> entries = big_tree();
   MemoryStore store;
   ChunkId root = build(store, entries);
@@ -731,9 +704,7 @@ TEST(ManifestLookup, FindsEntriesInAManyPageManifest) {
 }
 
 TEST(ManifestLookup, ResolvesAHardLinkToItsTargetsData) {
-  // Looking up "d99/f0096", a hard link to "d00/f0000" on another page,
-  // returns a kFile entry named "d99/f0096" with the target's size, chunks
-  // and metadata.
+  // A hard link looked up returns its target's data (on another page) under the link's name.
   std::vector<Entry> entries = big_tree();
   MemoryStore store;
   ChunkId root = build(store, entries);
@@ -764,8 +735,7 @@ TEST(ManifestLookup, ResolvesAHardLinkToItsTargetsData) {
 }
 
 TEST(ManifestLookup, MissingPathIsNotFound) {
-  // Paths absent from the manifest, whether they would sort inside a page,
-  // after the last entry or between pages, are kNotFound.
+  // Absent paths, inside a page, between pages or after the end, are kNotFound.
   std::vector<Entry> entries = big_tree();
   MemoryStore store;
   ChunkId root = build(store, entries);
@@ -774,8 +744,7 @@ TEST(ManifestLookup, MissingPathIsNotFound) {
 }
 
 TEST(ManifestLookup, RejectsAHardLinkForward) {
-  // In a manifest that was built without validation, a hard link to a later
-  // entry is kCorruptedData on lookup.
+  // In an unvalidated manifest, looking up a hard link to a later entry is kCorruptedData.
   MemoryStore store;
   ChunkId root = build(store, {dir(""), hardlink("a", 2), file("b", 1)});
   EXPECT_THAT(lookup_entry(store.source(), root, "a"), HasError(ErrorCode::kCorruptedData));
@@ -783,8 +752,7 @@ TEST(ManifestLookup, RejectsAHardLinkForward) {
 }
 
 TEST(ManifestLookup, RejectsAnInvalidEntry) {
-  // An entry whose chunks do not add up to its size is kCorruptedData on
-  // lookup.
+  // Looking up a file whose chunks do not add up to its size is kCorruptedData.
   Entry bad = file("f", 100);
   bad.chunks.push_back({id_of("extra"), 1});
   MemoryStore store;

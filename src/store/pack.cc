@@ -150,7 +150,8 @@ Status read_chunk(io::Fs& fs, int fd, std::string_view pack_name, const PackEntr
   std::span<const std::byte> payload(scratch.data() + kBlobHeaderSize, e.stored_len);
   if (Status st = dec.decompress(e.codec, payload, e.raw_len, out); !st)
     return corrupt(st.error().message());
-  if (!(sha256(out) == e.id)) return corrupt("content does not match its hash");
+  if (!(chunk_id(static_cast<uint8_t>(e.type), out) == e.id))
+    return corrupt("content does not match its hash");
   return ok();
 }
 

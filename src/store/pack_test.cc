@@ -50,7 +50,7 @@ struct Chunk {
 std::vector<Chunk> sample_chunks() {
   std::vector<Chunk> v;
   auto add = [&](ChunkType type, std::vector<std::byte> data) {
-    ChunkId id = sha256(data);
+    ChunkId id = chunk_id(static_cast<uint8_t>(type), data);
     v.push_back({id, type, std::move(data)});
   };
   add(ChunkType::kData, to_bytes(random_bytes(100000, 1)));
@@ -134,8 +134,7 @@ class PackTest : public ::testing::Test {
 };
 
 TEST_F(PackTest, FinishNamesThePackByTheSha256OfItsBytes) {
-  // finish() returns the hex SHA-256 of the file's bytes, and the file is
-  // "<name>.pack" in the directory, mode 0600.
+  // finish() names the pack "<sha256 of its bytes>.pack", mode 0600.
   std::string name = write_pack(sample_chunks());
   ASSERT_EQ(name.size(), 64u);
   std::string bytes = ::rwd::testing::read_file(pack_path(name));
@@ -155,8 +154,7 @@ TEST_F(PackTest, FinishLeavesNoTemporaryFile) {
 }
 
 TEST_F(PackTest, WhileWritingThePackHasOnlyATemporaryName) {
-  // Before finish(), the chunks sit in one ".rw-tmp-*" file; abandon()
-  // removes it and leaves the directory empty.
+  // Before finish() the pack is one ".rw-tmp-*" file, which abandon() removes.
   auto w = PackWriter::create(fs_, dirfd_.get());
   ASSERT_THAT(w, IsOk());
   std::vector<std::byte> data = text(1000, 9);
@@ -169,8 +167,7 @@ TEST_F(PackTest, WhileWritingThePackHasOnlyATemporaryName) {
 }
 
 TEST_F(PackTest, IdenticalContentGivesTheSameName) {
-  // Two packs of the same chunks in the same order have the same name (the
-  // second replaces the first), and the directory holds one pack.
+  // Two packs of the same chunks in the same order get the same name: one file.
   std::string a = write_pack(sample_chunks());
   std::string b = write_pack(sample_chunks());
   EXPECT_EQ(a, b);
@@ -178,9 +175,7 @@ TEST_F(PackTest, IdenticalContentGivesTheSameName) {
 }
 
 TEST_F(PackTest, ReadPackIndexReturnsTheEntriesWritten) {
-  // The trailer index lists every chunk with its id, type, codec, lengths
-  // and offset, as the writer recorded them; blobs follow each other from
-  // byte 8.
+  // read_pack_index returns each chunk's id, type, codec, lengths and offset as written.
   std::vector<Chunk> chunks = sample_chunks();
   std::string name = write_pack(chunks);
   io::Fd fd = open_pack(name);
@@ -213,8 +208,7 @@ TEST_F(PackTest, EmptyPackHasAnEmptyIndex) {
 }
 
 TEST_F(PackTest, ReadChunkReturnsEachChunksData) {
-  // read_chunk decodes every chunk of the pack back to its original bytes,
-  // with one Decompressor and scratch buffer for all.
+  // read_chunk decodes every chunk of the pack, raw or zstd, to its original bytes.
   std::vector<Chunk> chunks = sample_chunks();
   std::string name = write_pack(chunks);
   io::Fd fd = open_pack(name);
@@ -229,9 +223,7 @@ TEST_F(PackTest, ReadChunkReturnsEachChunksData) {
 }
 
 TEST_F(PackTest, FlippedByteInChunkDataIsCorruptedDataNamingTheChunk) {
-  // Flipping one byte in the middle of any chunk's stored data (raw or zstd)
-  // makes read_chunk fail with kCorruptedData, naming the pack and the
-  // chunk's id; the other chunks still read.
+  // A flipped byte in any chunk's data is kCorruptedData naming pack and chunk; others read.
   std::vector<Chunk> chunks = sample_chunks();
   std::string name = write_pack(chunks);
   for (size_t victim = 0; victim < chunks.size(); ++victim) {
@@ -258,8 +250,7 @@ TEST_F(PackTest, FlippedByteInChunkDataIsCorruptedDataNamingTheChunk) {
 }
 
 TEST_F(PackTest, FlippedByteInBlobHeaderIsCorruptedData) {
-  // A blob header that no longer matches the index (type, lengths or id) is
-  // kCorruptedData naming the chunk.
+  // A blob header no longer matching the index is kCorruptedData naming the chunk.
   std::vector<Chunk> chunks = sample_chunks();
   std::string name = write_pack(chunks);
   const PackEntry& v = written_[1];
@@ -279,8 +270,7 @@ TEST_F(PackTest, FlippedByteInBlobHeaderIsCorruptedData) {
 }
 
 TEST_F(PackTest, ReadChunkChecksTheExpectedTypeAndId) {
-  // Asking for a chunk with the wrong type or id in the PackEntry is
-  // kCorruptedData.
+  // Asking for a chunk with the wrong type or id is kCorruptedData.
   std::vector<Chunk> chunks = sample_chunks();
   std::string name = write_pack(chunks);
   io::Fd fd = open_pack(name);
@@ -297,9 +287,7 @@ TEST_F(PackTest, ReadChunkChecksTheExpectedTypeAndId) {
 }
 
 TEST_F(PackTest, FlippedByteInTrailerIndexIsCorruptedData) {
-  // Flipping any byte of the trailer index, or of the footer (count, index
-  // length, index hash, end magic), makes read_pack_index fail with
-  // kCorruptedData.
+  // A flipped byte anywhere in the trailer index or footer makes read_pack_index fail.
   std::vector<Chunk> chunks = sample_chunks();
   std::string name = write_pack(chunks);
   std::string bytes = ::rwd::testing::read_file(pack_path(name));
@@ -316,8 +304,7 @@ TEST_F(PackTest, FlippedByteInTrailerIndexIsCorruptedData) {
 }
 
 TEST_F(PackTest, TruncatedPackFailsCleanly) {
-  // A pack cut short at any length, from empty to one byte short, makes
-  // read_pack_index fail with kCorruptedData.
+  // A pack cut short at any length makes read_pack_index fail with kCorruptedData.
   std::vector<Chunk> chunks = sample_chunks();
   std::string name = write_pack(chunks);
   std::string bytes = ::rwd::testing::read_file(pack_path(name));
@@ -331,8 +318,7 @@ TEST_F(PackTest, TruncatedPackFailsCleanly) {
 }
 
 TEST_F(PackTest, ReadChunkPastTheEndOfATruncatedPackFails) {
-  // Reading a chunk whose blob was cut off (index read before the pack was
-  // truncated) is kCorruptedData naming the chunk, not a short result.
+  // Reading a chunk whose blob was cut off is kCorruptedData naming the chunk.
   std::vector<Chunk> chunks = sample_chunks();
   std::string name = write_pack(chunks);
   std::string bytes = ::rwd::testing::read_file(pack_path(name));
@@ -349,8 +335,7 @@ TEST_F(PackTest, ReadChunkPastTheEndOfATruncatedPackFails) {
 }
 
 TEST_F(PackTest, IndexNotCoveringTheDataIsCorruptedData) {
-  // A pack with extra bytes inserted between the data and the trailer (a
-  // valid footer and index hash, but a gap) is kCorruptedData.
+  // Bytes inserted between the data and a valid trailer are kCorruptedData.
   std::vector<Chunk> chunks = sample_chunks();
   std::string name = write_pack(chunks);
   std::string bytes = ::rwd::testing::read_file(pack_path(name));

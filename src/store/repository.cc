@@ -118,7 +118,7 @@ uint32_t ChunkWriter::stored_size(const ChunkId& id) {
 }
 
 Result<ChunkId> ChunkWriter::put(ChunkType type, std::vector<std::byte>&& data) {
-  ChunkId id = sha256(data);
+  ChunkId id = chunk_id(static_cast<uint8_t>(type), data);
   return put_with_id(id, type, std::move(data));
 }
 
@@ -282,7 +282,11 @@ Result<std::unique_ptr<Repository>> Repository::init(io::Fs& fs, const std::stri
   std::string text = cfg.dump(2) + "\n";
   REWIND_TRY(io::write_file_atomic(fs, repo->dir_.get(), "config", io::as_bytes(text), 0600));
   REWIND_TRY(fs.fsync_dir(repo->dir_.get()));
-  return repo;
+  repo.reset();
+  OpenOptions o;
+  o.write = true;
+  o.operation = "init";
+  return open(fs, path, o);
 }
 
 Result<std::unique_ptr<Repository>> Repository::open(io::Fs& fs, const std::string& path,
@@ -337,6 +341,7 @@ Result<std::unique_ptr<Repository>> Repository::open(io::Fs& fs, const std::stri
   if (!cat)
     return fail(cat.error().with_context("opening the catalog (`rewind repair` rebuilds it)"));
   repo->catalog_ = std::move(*cat);
+  if (opts.write) REWIND_TRY(repo->catalog_->checkpoint());
   if (opts.write && opts.sync_catalog) {
     REWIND_ASSIGN_OR_RETURN(SyncReport rep, repo->sync_catalog(false));
     (void)rep;
@@ -665,6 +670,10 @@ Result<Repository::SyncReport> Repository::sync_catalog(bool full) {
   REWIND_TRY(catalog_->commit());
   index_loaded_ = false;
   index_.clear();
+  // Pack ids may have been handed out anew: forget cached descriptors.
+  std::lock_guard lk(pack_fds_mu_);
+  pack_fds_.clear();
+  pack_names_.clear();
   return rep;
 }
 

@@ -212,8 +212,7 @@ class RepositoryTest : public ::testing::Test {
 // ------------------------------------------------------------- init / open
 
 TEST_F(RepositoryTest, InitCreatesThePrivateLayout) {
-  // init in a new directory creates config, packs/, roots/ and catalog.db;
-  // the directories are mode 0700 and every file is mode 0600.
+  // init creates config, packs/, roots/ and catalog.db: directories 0700, files 0600.
   auto repo = init_repo();
   ASSERT_TRUE(repo);
   EXPECT_EQ(mode_of(path_), 0700);
@@ -242,8 +241,7 @@ TEST_F(RepositoryTest, InitCreatesMissingParentDirectories) {
 }
 
 TEST_F(RepositoryTest, InitTakesOverAnEmptyDirectoryAndMakesItPrivate) {
-  // init in an existing empty directory of mode 0755 succeeds and narrows
-  // the directory to 0700.
+  // init in an existing empty 0755 directory succeeds and makes it 0700.
   ASSERT_EQ(::mkdir(path_.c_str(), 0755), 0);
   auto repo = init_repo();
   ASSERT_TRUE(repo);
@@ -251,8 +249,7 @@ TEST_F(RepositoryTest, InitTakesOverAnEmptyDirectoryAndMakesItPrivate) {
 }
 
 TEST_F(RepositoryTest, InitRefusesAnExistingRepository) {
-  // A second init of the same directory is kInvalidState and leaves the
-  // first repository's config untouched.
+  // A second init of a repository is kInvalidState and leaves its config untouched.
   { ASSERT_TRUE(init_repo()); }
   std::string config = read_file(path_ + "/config");
   auto again = Repository::init(fs_, path_, InitOptions{});
@@ -283,9 +280,8 @@ TEST_F(RepositoryTest, InitRecordsTheCompressionLevel) {
 // through it fails with kIo "Bad file descriptor" (ChunkWriter::put opening
 // a temporary pack, next_point_id listing roots/). Callers today discard the
 // handle (rollback_system.cc), which hides the problem.
-TEST_F(RepositoryTest, DISABLED_RepositoryReturnedByInitCanCommitAPoint) {
-  // The repository init returns is usable: a point committed through it
-  // is there after reopening.
+TEST_F(RepositoryTest, RepositoryReturnedByInitCanCommitAPoint) {
+  // A point committed through the repository init returns is there after reopening.
   Committed c;
   {
     auto repo = init_repo();
@@ -310,8 +306,7 @@ TEST_F(RepositoryTest, OpenOfADirectoryWithoutConfigIsNoRepository) {
 }
 
 TEST_F(RepositoryTest, OpenRefusesANewerFormat) {
-  // A config whose "format" is newer than this build reads is kInvalidState,
-  // with a message naming that format.
+  // A config with a newer "format" is kInvalidState with a message naming that format.
   { ASSERT_TRUE(init_repo()); }
   std::string config = read_file(path_ + "/config");
   size_t at = config.find("\"format\": 1");
@@ -337,9 +332,7 @@ TEST_F(RepositoryTest, OpenRejectsAGarbledConfig) {
 // ------------------------------------------------------------- locking
 
 TEST_F(RepositoryTest, SecondWriterIsBusyAndNamesTheFirst) {
-  // While one writer holds the repository, a second writer gets kBusy with
-  // the holder's pid and operation in the message; once the first closes,
-  // a writer gets in.
+  // A second writer gets kBusy naming the holder's pid and operation; later it gets in.
   { ASSERT_TRUE(init_repo()); }
   OpenOptions holder = for_write();
   holder.operation = "create";
@@ -366,9 +359,7 @@ TEST_F(RepositoryTest, ReaderOpensWhileAWriterHoldsTheLock) {
 // ------------------------------------------------------------- chunks and points
 
 TEST_F(RepositoryTest, CommittedChunksAndPointAreThereAfterReopening) {
-  // Chunks put through a ChunkWriter and committed with a point read back,
-  // byte for byte, from a fresh read-only open, which also lists the point
-  // and its snapshots.
+  // Committed chunks and the point read back, byte for byte, from a fresh read-only open.
   Committed c;
   {
     auto repo = new_writer();
@@ -400,8 +391,7 @@ TEST_F(RepositoryTest, PointIdsIncrease) {
 }
 
 TEST_F(RepositoryTest, ReadChunkRefusesAMissingChunkOrAWrongType) {
-  // Reading an id the repository does not hold, or a data chunk as a
-  // manifest page, is kCorruptedData.
+  // Reading an absent id, or a data chunk as a manifest page, is kCorruptedData.
   auto repo = new_writer();
   ASSERT_TRUE(repo);
   Committed c = commit(*repo, "first", 1);
@@ -413,8 +403,7 @@ TEST_F(RepositoryTest, ReadChunkRefusesAMissingChunkOrAWrongType) {
 }
 
 TEST_F(RepositoryTest, ChunkWriterStoresEachChunkOnce) {
-  // Putting the same bytes three times stores one chunk and returns the
-  // same id each time.
+  // Putting the same bytes three times stores one chunk under one id.
   auto repo = new_writer();
   ASSERT_TRUE(repo);
   ChunkWriter writer(*repo, 2);
@@ -433,16 +422,11 @@ TEST_F(RepositoryTest, ChunkWriterStoresEachChunkOnce) {
   EXPECT_TRUE(writer.contains(*a));
 }
 
-// BUG (disabled until fixed): chunk ids are the SHA-256 of the bytes alone,
-// but the type is stored with the chunk and checked on read. ChunkWriter::put
-// (repository.cc, put_with_id: `if (!known_.emplace(id, 0).second) return
-// id;`) deduplicates a manifest page against a data chunk with the same
-// bytes and returns its id, which Repository::read_chunk(id, kManifestPage)
-// then refuses: kCorruptedData "chunk ... has type 1, expected 2". A file
-// whose content equals a manifest page or root makes that point unreadable.
-TEST_F(RepositoryTest, DISABLED_SameBytesStoredAsDataAndAsManifestPageReadAsBoth) {
-  // Bytes put first as a data chunk and then as a manifest page get one id,
-  // and read back under either type.
+// Regression: a manifest page was once deduplicated against a data chunk
+// with the same bytes, and then refused as the wrong type on read. Chunk ids
+// now include the type for non-data chunks (store/hash.h chunk_id).
+TEST_F(RepositoryTest, SameBytesStoredAsDataAndAsManifestPageReadAsBoth) {
+  // Bytes put as a data chunk and then as a manifest page read back as either type.
   auto repo = new_writer();
   ASSERT_TRUE(repo);
   std::vector<std::byte> bytes = to_bytes(random_bytes(5000, 11));
@@ -453,21 +437,20 @@ TEST_F(RepositoryTest, DISABLED_SameBytesStoredAsDataAndAsManifestPageReadAsBoth
     auto as_page = writer.put(ChunkType::kManifestPage, std::vector<std::byte>(bytes));
     ASSERT_THAT(as_data, IsOk());
     ASSERT_THAT(as_page, IsOk());
-    ASSERT_EQ(*as_data, *as_page);
+    ASSERT_NE(*as_data, *as_page);
     c.point.id = 1;
     c.point.name = "p";
     ASSERT_THAT(repo->commit_point(writer, c.point, {}), IsOk());
   }
   std::vector<std::byte> out;
-  ASSERT_THAT(repo->read_chunk(sha256(bytes), ChunkType::kData, out), IsOk());
+  ASSERT_THAT(repo->read_chunk(chunk_id(1, bytes), ChunkType::kData, out), IsOk());
   EXPECT_EQ(out, bytes);
-  ASSERT_THAT(repo->read_chunk(sha256(bytes), ChunkType::kManifestPage, out), IsOk());
+  ASSERT_THAT(repo->read_chunk(chunk_id(2, bytes), ChunkType::kManifestPage, out), IsOk());
   EXPECT_EQ(out, bytes);
 }
 
 TEST_F(RepositoryTest, UncommittedChunksLeaveNoTemporaryFiles) {
-  // A ChunkWriter destroyed without flush or commit leaves no ".rw-tmp-*"
-  // file in packs/.
+  // A ChunkWriter destroyed without commit leaves no ".rw-tmp-*" file in packs/.
   auto repo = new_writer();
   ASSERT_TRUE(repo);
   {
@@ -481,9 +464,7 @@ TEST_F(RepositoryTest, UncommittedChunksLeaveNoTemporaryFiles) {
 // ------------------------------------------------------------- catalog rebuild
 
 TEST_F(RepositoryTest, DeletedCatalogIsRebuiltFromPacksAndRootRecords) {
-  // With catalog.db (and its -wal and -shm) deleted, a writer's
-  // sync_catalog(true) imports both packs and both points, with all their
-  // metadata, and every chunk reads again.
+  // With catalog.db deleted, sync_catalog(true) brings back both points, metadata and chunks.
   Committed a, b;
   {
     auto repo = new_writer();
@@ -519,10 +500,8 @@ TEST_F(RepositoryTest, DeletedCatalogIsRebuiltFromPacksAndRootRecords) {
 // only index_). A chunk read after the rebuild uses the descriptor cached for
 // its new pack id, which may be another pack: kCorruptedData "blob header
 // does not match the index" for an intact repository.
-TEST_F(RepositoryTest, DISABLED_FullSyncInvalidatesCachedPackDescriptors) {
-  // Reading chunks, rebuilding the catalog with sync_catalog(true) in the
-  // same Repository, and reading them again works, even though the rebuild
-  // gave the packs different ids.
+TEST_F(RepositoryTest, FullSyncInvalidatesCachedPackDescriptors) {
+  // Chunks read before a sync_catalog(true) that renumbers the packs still read after it.
   auto repo = new_writer();
   ASSERT_TRUE(repo);
   // One pack per point; commit until a pack sorts before the first one, so
@@ -543,8 +522,7 @@ TEST_F(RepositoryTest, DISABLED_FullSyncInvalidatesCachedPackDescriptors) {
 }
 
 TEST_F(RepositoryTest, WriterOpenImportsWhatTheCatalogLacks) {
-  // With the catalog deleted, a plain writer open (sync_catalog on by
-  // default) already brings the point back.
+  // With the catalog deleted, a plain writer open already brings the point back.
   Committed a;
   {
     auto repo = new_writer();
@@ -559,9 +537,7 @@ TEST_F(RepositoryTest, WriterOpenImportsWhatTheCatalogLacks) {
 }
 
 TEST_F(RepositoryTest, CorruptRootRecordIsReportedAndNotImported) {
-  // A root record with one flipped byte is listed as a problem naming its
-  // file by read_root_records, which returns only the intact point; a
-  // catalog rebuild imports the intact point and not the corrupt one.
+  // A root record with a flipped byte is reported as a problem and not imported.
   Committed a, b;
   {
     auto repo = new_writer();
@@ -607,8 +583,7 @@ TEST_F(RepositoryTest, CorruptRootRecordIsReportedAndNotImported) {
 }
 
 TEST_F(RepositoryTest, RootRecordOfAnotherRepositoryIsNotImported) {
-  // A root record copied in from another repository (different key) fails
-  // authentication and is reported, not imported.
+  // A root record from another repository (other key) is reported, not imported.
   Committed a;
   {
     auto repo = new_writer();

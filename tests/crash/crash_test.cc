@@ -30,7 +30,8 @@ TEST(CreateCrash, StoppedAtSampledCallsLeavesNoPartialPoint) {
     f.fresh_work_repo();
     RunResult r = f.faulty(f.create_args(), "crash:" + std::to_string(k));
     ASSERT_EQ(r.exit_code, kCrashExit) << "k=" << k << ": " << r.err;
-    ASSERT_EQ(read_file(f.report).rfind("crashed at " + std::to_string(k) + " ", 0), 0u) << read_file(f.report);
+    ASSERT_EQ(read_file(f.report).rfind("crashed at " + std::to_string(k) + " ", 0), 0u)
+        << read_file(f.report);
     (f.check_consistent("k=" + std::to_string(k)) ? present : absent)++;
   }
   EXPECT_GT(present, 0);
@@ -47,7 +48,9 @@ TEST(CreateCrash, KilledAtRandomMomentsLeavesNoPartialPoint) {
   f.fresh_work_repo();
   auto t0 = std::chrono::steady_clock::now();
   ASSERT_EQ(rewind(f.create_args()).exit_code, 0);
-  auto full = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count();
+  auto full =
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0)
+          .count();
   for (int i = 0; i < 10; ++i) {
     f.fresh_work_repo();
     std::vector<std::string> args{rewind_binary()};
@@ -57,7 +60,8 @@ TEST(CreateCrash, KilledAtRandomMomentsLeavesNoPartialPoint) {
     argv.push_back(nullptr);
     pid_t pid;
     ASSERT_EQ(posix_spawn(&pid, argv[0], nullptr, nullptr, argv.data(), environ), 0);
-    std::this_thread::sleep_for(std::chrono::microseconds(rng() % static_cast<unsigned>(std::max<long>(full, 1))));
+    std::this_thread::sleep_for(
+        std::chrono::microseconds(rng() % static_cast<unsigned>(std::max<long>(full, 1))));
     ::kill(pid, SIGKILL);
     int status;
     ::waitpid(pid, &status, 0);

@@ -140,7 +140,7 @@ TEST(Capture, InPlaceRestoreReplacesImmutableLiveFile) {
 // clearing FS_IMMUTABLE_FL/FS_APPEND_FL (only apply_dir_metadata does, at the very end), so
 // creating the temporary inside fails with EPERM (exit 15); with +a the rename over the file
 // fails and the temporary ".rw-tmp-*" is left in the live directory (unlink is refused too).
-TEST(Capture, DISABLED_InPlaceRestoreThroughFlaggedLiveDirectory) {
+TEST(Capture, InPlaceRestoreThroughFlaggedLiveDirectory) {
   for (const char* flag : {"+i", "+a"}) {
     SCOPED_TRACE(flag);
     Sandbox sb;

@@ -96,7 +96,8 @@ TEST(Cli, JsonErrorDocument) {
 // Any command on a repository directory that does not exist exits 10.
 TEST(Cli, MissingRepositoryExits10) {
   TempDir t;
-  for (const auto& cmd : std::vector<std::vector<std::string>>{{"list"}, {"show", "1"}, {"verify"}}) {
+  for (const auto& cmd :
+       std::vector<std::vector<std::string>>{{"list"}, {"show", "1"}, {"verify"}}) {
     std::vector<std::string> args{"--repo", t.sub("nope"), "--root", t.path()};
     args.insert(args.end(), cmd.begin(), cmd.end());
     auto r = testing::rewind(args);
@@ -127,7 +128,8 @@ TEST(Cli, SecondWriterIsBusy) {
   ASSERT_EQ(sb.init().exit_code, 0);
   write_file(sb.at("/data/f"), "x");
   {
-    auto holder = store::Repository::open(io::posix_fs(), sb.repo, {.write = true, .operation = "test"});
+    auto holder =
+        store::Repository::open(io::posix_fs(), sb.repo, {.write = true, .operation = "test"});
     ASSERT_TRUE(holder.has_value()) << holder.error().message();
     auto r = sb.rw({"create", "--path", "/data"});
     EXPECT_EQ(r.exit_code, 11) << describe(r);
@@ -191,7 +193,8 @@ TEST(Cli, DiffShowsAddedRemovedModified) {
   EXPECT_THAT(r.out, ::testing::ContainsRegex("(^|\n)m /data/chmodded \\(mode\\)"));
   EXPECT_THAT(r.out, ::testing::ContainsRegex("(^|\n)T /data/retyped"));
   EXPECT_THAT(r.out,
-              ::testing::HasSubstr("1 added, 1 removed, 1 content changed, 1 metadata changed, 1 type changed"));
+              ::testing::HasSubstr(
+                  "1 added, 1 removed, 1 content changed, 1 metadata changed, 1 type changed"));
 
   auto j = sb.rw({"--json", "diff", "1"});
   ASSERT_EQ(j.exit_code, 0) << describe(j);
@@ -199,7 +202,8 @@ TEST(Cli, DiffShowsAddedRemovedModified) {
   ASSERT_FALSE(doc.is_discarded()) << j.out;
   ASSERT_TRUE(doc["changes"].is_array()) << j.out;
   std::map<std::string, std::string> by_path;
-  for (const auto& c : doc["changes"]) by_path[c["path"].get<std::string>()] = c["change"].get<std::string>();
+  for (const auto& c : doc["changes"])
+    by_path[c["path"].get<std::string>()] = c["change"].get<std::string>();
   EXPECT_EQ(by_path["/data/added"], "added");
   EXPECT_EQ(by_path["/data/removed"], "removed");
   EXPECT_EQ(by_path["/data/modified"], "content");
@@ -214,7 +218,8 @@ TEST(Cli, DiffShowsAddedRemovedModified) {
   ASSERT_EQ(p.exit_code, 0) << describe(p);
   auto pd = nlohmann::json::parse(p.out);
   std::map<std::string, std::string> between;
-  for (const auto& c : pd["changes"]) between[c["path"].get<std::string>()] = c["change"].get<std::string>();
+  for (const auto& c : pd["changes"])
+    between[c["path"].get<std::string>()] = c["change"].get<std::string>();
   EXPECT_EQ(between["/data/added"], "added");
   EXPECT_EQ(between["/data/removed"], "removed");
   EXPECT_EQ(between["/data/modified"], "content");

@@ -211,7 +211,7 @@ TEST(Restore, InPlaceUndoesDeletionsAndModifications) {
 // DISABLED: rewind bug — restore only ever adds xattrs (files/restore.cc set_xattrs and
 // apply_dir_metadata never remove names the entry lacks), so in place a restored file inherits
 // its directory's default ACL, and an existing directory keeps xattrs/ACLs added after the point.
-TEST(Restore, DISABLED_InPlaceDropsAttributesThePointLacks) {
+TEST(Restore, InPlaceDropsAttributesThePointLacks) {
   Sandbox sb;
   ASSERT_EQ(sb.init().exit_code, 0);
   const std::string d = sb.at("/data");

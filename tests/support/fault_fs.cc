@@ -325,6 +325,10 @@ Status FaultFs::set_xattr(int fd, const std::string& name, std::string_view valu
   CHECK_OP(io::Op::kSetXattr, false);
   return base_.set_xattr(fd, name, value);
 }
+Status FaultFs::remove_xattr(int fd, const std::string& name) {
+  CHECK_OP(io::Op::kSetXattr, false);
+  return base_.remove_xattr(fd, name);
+}
 Result<uint32_t> FaultFs::get_flags(int fd) { return base_.get_flags(fd); }
 Status FaultFs::set_flags(int fd, uint32_t flags) {
   CHECK_OP(io::Op::kSetFlags, false);

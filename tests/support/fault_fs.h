@@ -80,6 +80,7 @@ class FaultFs final : public io::Fs {
   Result<std::vector<std::string>> list_xattrs(int fd) override;
   Result<std::string> get_xattr(int fd, const std::string& name) override;
   Status set_xattr(int fd, const std::string& name, std::string_view value) override;
+  Status remove_xattr(int fd, const std::string& name) override;
   Result<uint32_t> get_flags(int fd) override;
   Status set_flags(int fd, uint32_t flags) override;
   Result<std::vector<io::DirEntry>> list_dir(int dirfd) override;

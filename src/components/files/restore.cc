@@ -66,7 +66,8 @@ class Restorer {
  private:
   Status plan();
   Status open_base();
-  Result<DirRef> ensure_dir(int parentfd, const std::string& name, bool* created);
+  Result<DirRef> ensure_dir(int parentfd, const std::string& name, bool* created,
+                            uint32_t* cleared_flags);
   Status clear_special_flags(int dirfd, const std::string& name, const io::Stat& st);
   Status remove_tree(int dirfd, const std::string& name);
   Status place(int dirfd, const std::string& temp, const std::string& name, const Entry& e);
@@ -99,6 +100,7 @@ class Restorer {
   uint64_t batch_bytes_ = 0;
   std::vector<Pending> pending_;
   std::map<uint64_t, DirRef> devs_;  // one directory per file system, for syncfs
+  std::vector<std::pair<size_t, uint32_t>> restore_flags_;  // ancestor dirs whose flags we cleared
 };
 
 std::string Restorer::target_rel(const std::string& path) const {
@@ -210,8 +212,10 @@ Status Restorer::remove_tree(int dirfd, const std::string& name) {
   return fs_.unlink_at(dirfd, name, 0);
 }
 
-Result<DirRef> Restorer::ensure_dir(int parentfd, const std::string& name, bool* created) {
+Result<DirRef> Restorer::ensure_dir(int parentfd, const std::string& name, bool* created,
+                                    uint32_t* cleared_flags) {
   *created = false;
+  *cleared_flags = 0;
   auto st = fs_.stat_at(parentfd, name);
   if (st && (st->mode & S_IFMT) != S_IFDIR) {
     // A symlink, file, FIFO or device where the point has a directory: the
@@ -225,10 +229,29 @@ Result<DirRef> Restorer::ensure_dir(int parentfd, const std::string& name, bool*
     *created = true;
   }
   REWIND_ASSIGN_OR_RETURN(io::Fd fd, fs_.open_at(parentfd, name, O_RDONLY | O_DIRECTORY));
+  if (!*created) {
+    // An immutable or append-only directory refuses new names: clear the
+    // flags while it is filled; they are set again at the end (the point's
+    // flags, or the directory's own when it is only on the way).
+    auto fl = fs_.get_flags(fd.get());
+    if (fl && (*fl & kSpecialFlags) != 0) {
+      REWIND_TRY(fs_.set_flags(fd.get(), *fl & ~kSpecialFlags));
+      *cleared_flags = *fl;
+    }
+  }
   return std::make_shared<io::Fd>(std::move(fd));
 }
 
 Status Restorer::set_xattrs(int fd, const Entry& e) {
+  // Names the point lacks go first (an ACL inherited from a default ACL, a
+  // user.* attribute added since); SELinux labels stay with the system.
+  REWIND_ASSIGN_OR_RETURN(auto present, fs_.list_xattrs(fd));
+  for (const std::string& name : present) {
+    if (name == "security.selinux") continue;
+    bool keep = std::any_of(e.xattrs.begin(), e.xattrs.end(),
+                            [&](const store::Xattr& x) { return x.name == name; });
+    if (!keep) REWIND_TRY(fs_.remove_xattr(fd, name));
+  }
   for (const store::Xattr& x : e.xattrs) {
     Status st = fs_.set_xattr(fd, x.name, x.value);
     if (!st) {
@@ -276,11 +299,12 @@ Status Restorer::write_file(FileJob& job) {
       REWIND_TRY(f.append(buf));
     }
   }
-  // Owner first (chown clears setuid bits and capabilities), then mode,
-  // then xattrs (ACLs, security.capability), then times.
+  // Owner first (chown clears setuid bits and capabilities), then xattrs
+  // (ACLs, security.capability; extra names removed), then the mode (whose
+  // group bits are the ACL mask, as captured), then times.
   REWIND_TRY(fs_.fchown(f.fd(), e.uid, e.gid));
-  REWIND_TRY(fs_.fchmod(f.fd(), e.mode));
   REWIND_TRY(set_xattrs(f.fd(), e));
+  REWIND_TRY(fs_.fchmod(f.fd(), e.mode));
   REWIND_TRY(fs_.futimens(f.fd(), e.mtime_ns, e.mtime_ns));
   job.temp = f.temp();
   REWIND_TRY(f.close_keep());
@@ -360,7 +384,12 @@ Status Restorer::flush_batch() {
   REWIND_TRY(run_jobs());
   if (pending_.empty()) return ok();
   // Data durable before any name points at it.
-  REWIND_TRY(sync_all());
+  if (Status st = sync_all(); !st) {
+    for (auto& p : pending_)
+      ignore_status(fs_.unlink_at(p.dir->get(), p.temp), "cleanup after a failed restore");
+    pending_.clear();
+    return st;
+  }
   for (size_t i = 0; i < pending_.size(); ++i) {
     Pending& p = pending_[i];
     Status st = place(p.dir->get(), p.temp, p.name, *p.entry);
@@ -407,8 +436,8 @@ Status Restorer::apply_dir_metadata(int fd, const Entry& e) {
   auto fl = fs_.get_flags(fd);
   if (fl && (*fl & kSpecialFlags) != 0) REWIND_TRY(fs_.set_flags(fd, *fl & ~kSpecialFlags));
   REWIND_TRY(fs_.fchown(fd, e.uid, e.gid));
-  REWIND_TRY(fs_.fchmod(fd, e.mode));
   REWIND_TRY(set_xattrs(fd, e));
+  REWIND_TRY(fs_.fchmod(fd, e.mode));
   REWIND_TRY(fs_.futimens(fd, e.mtime_ns, e.mtime_ns));
   if (e.flags != 0) {
     Status st = fs_.set_flags(fd, e.flags);
@@ -443,8 +472,11 @@ Result<RestoreResult> Restorer::run() {
           stack.emplace_back("", std::make_shared<io::Fd>(std::move(d)));
         } else {
           bool created = false;
-          REWIND_ASSIGN_OR_RETURN(DirRef d, ensure_dir(base_parent_->get(), base_name_, &created));
+          uint32_t cleared = 0;
+          REWIND_ASSIGN_OR_RETURN(DirRef d,
+                                  ensure_dir(base_parent_->get(), base_name_, &created, &cleared));
           created_[i] = created;
+          if (cleared && selected_[i] != 1) restore_flags_.emplace_back(i, cleared);
           stack.emplace_back("", d);
         }
         if (selected_[i] == 1 || created_[i]) dirs_to_finish.push_back(i);
@@ -468,8 +500,10 @@ Result<RestoreResult> Restorer::run() {
     switch (e.type) {
       case EntryType::kDir: {
         bool created = false;
-        REWIND_ASSIGN_OR_RETURN(DirRef d, ensure_dir(parentfd, name, &created));
+        uint32_t cleared = 0;
+        REWIND_ASSIGN_OR_RETURN(DirRef d, ensure_dir(parentfd, name, &created, &cleared));
         created_[i] = created;
+        if (cleared && selected_[i] != 1 && !created) restore_flags_.emplace_back(i, cleared);
         auto dst = fs_.fstat(d->get());
         if (dst && !devs_.contains(dst->dev)) devs_[dst->dev] = d;
         stack.emplace_back(e.path, d);
@@ -531,6 +565,11 @@ Result<RestoreResult> Restorer::run() {
     REWIND_ASSIGN_OR_RETURN(
         io::Fd d, fs_.open_beneath(root_.get(), target_rel(e.path), O_RDONLY | O_DIRECTORY));
     REWIND_TRY(apply_dir_metadata(d.get(), e));
+  }
+  for (const auto& [idx, flags] : restore_flags_) {
+    REWIND_ASSIGN_OR_RETURN(io::Fd d, fs_.open_beneath(root_.get(), target_rel(entries_[idx].path),
+                                                       O_RDONLY | O_DIRECTORY));
+    REWIND_TRY(fs_.set_flags(d.get(), flags));
   }
   REWIND_TRY(sync_all());
   return result_;
