@@ -19,7 +19,7 @@ namespace {
 
 constexpr char kRootMagic[8] = {'R', 'W', 'R', 'O', 'O', 'T', '0', '1'};
 constexpr size_t kMaxRootRecord = 16 << 20;
-constexpr size_t kMaxQueuedBytes = 64 << 20;
+constexpr size_t kMaxQueuedBytes = 24 << 20;
 
 using nlohmann::json;
 
@@ -174,6 +174,13 @@ void ChunkWriter::worker() {
 
 Status ChunkWriter::append(const Job& job, ChunkCodec codec, std::span<const std::byte> stored) {
   std::lock_guard lk(pack_mu_);
+  // Refuse early and clearly rather than at an ENOSPC halfway through a
+  // write: every MiB, the next MiB (and the margin) must fit.
+  if (!pack_ || since_space_check_ >= (1u << 20)) {
+    REWIND_TRY(repo_.check_free_space(stored.size() + (1u << 20)));
+    since_space_check_ = 0;
+  }
+  since_space_check_ += stored.size();
   if (!pack_) {
     REWIND_ASSIGN_OR_RETURN(PackWriter w, PackWriter::create(repo_.fs(), repo_.packs_dirfd()));
     pack_.emplace(std::move(w));
@@ -378,7 +385,7 @@ Status Repository::take_lock(const OpenOptions& opts) {
 
 Status Repository::check_free_space(uint64_t need) {
   REWIND_ASSIGN_OR_RETURN(io::FsSpace sp, fs_.statfs(dir_.get()));
-  uint64_t margin = 16ull << 20;
+  uint64_t margin = 4ull << 20;
   if (sp.free_bytes < need + margin)
     return fail(Error::no_space("not enough free space in {}: need {}, have {}", path_,
                                 format_bytes(need + margin), format_bytes(sp.free_bytes)));

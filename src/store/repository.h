@@ -130,6 +130,7 @@ class ChunkWriter {
   std::mutex pack_mu_;  // guards pack_ and finished_
   std::optional<PackWriter> pack_;
   std::vector<FinishedPack> finished_;
+  uint64_t since_space_check_ = 0;  // bytes appended since the last statfs
   uint64_t new_chunks_ = 0;
   uint64_t new_stored_ = 0;
   uint64_t new_raw_ = 0;

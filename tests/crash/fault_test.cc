@@ -74,16 +74,19 @@ TEST(RestoreFaults, EachFileIsAsBeforeOrAsInThePoint) {
         ASSERT_EQ(run({"cp", "-a", pristine, f.root}).exit_code, 0);
         auto before = snapshot_files(f.root + "/data");
         std::string spec = "fail:" + op + ":" + std::to_string(n) + ":" + err;
-        RunResult rr = f.faulty({"--repo", f.base_repo, "--root", f.root, "restore", "1", "-q"}, spec);
+        RunResult rr =
+            f.faulty({"--repo", f.base_repo, "--root", f.root, "restore", "1", "-q"}, spec);
         if (!fs::exists(f.report)) continue;
         ++fired;
         EXPECT_EQ(rr.exit_code, expected_exit(err)) << spec << ": " << rr.err;
         auto after = snapshot_files(f.root + "/data");
         for (const auto& [path, data] : after) {
-          EXPECT_EQ(path.find(".rw-tmp-"), std::string::npos) << spec << ": temporary file left: " << path;
+          EXPECT_EQ(path.find(".rw-tmp-"), std::string::npos)
+              << spec << ": temporary file left: " << path;
           bool as_before = before.contains(path) && before[path] == data;
           bool as_point = point.contains(path) && point[path] == data;
-          EXPECT_TRUE(as_before || as_point) << spec << ": " << path << " is neither as before nor as in the point";
+          EXPECT_TRUE(as_before || as_point)
+              << spec << ": " << path << " is neither as before nor as in the point";
         }
         for (const auto& [path, data] : before)
           if (!after.contains(path)) ADD_FAILURE() << spec << ": " << path << " disappeared";

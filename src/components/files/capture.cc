@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <memory>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -38,14 +39,21 @@ Status chunk_file(io::Fs& fs, int fd, const std::vector<store::Extent>& extents,
     if (n > 0) REWIND_TRY(on_chunk(std::move(buf)));
     return ok();
   }
-  std::vector<std::byte> buf(max + kReadBlock);
+  // One buffer per thread, reused: large files do not each pay for
+  // allocating and zeroing megabytes.
+  thread_local std::unique_ptr<std::byte[]> storage;
+  thread_local size_t storage_size = 0;
+  if (storage_size < max + kReadBlock) {
+    storage.reset(new std::byte[max + kReadBlock]);
+    storage_size = max + kReadBlock;
+  }
+  std::span<std::byte> buf(storage.get(), max + kReadBlock);
   size_t start = 0, len = 0;  // pending bytes are buf[start, start+len)
   auto emit_cuts = [&](bool eof) -> Status {
     while (len > 0 && (len >= max || eof)) {
       size_t cut = chunker.next_cut({buf.data() + start, len}, eof);
       if (cut == 0) break;
-      std::vector<std::byte> chunk(buf.begin() + static_cast<std::ptrdiff_t>(start),
-                                   buf.begin() + static_cast<std::ptrdiff_t>(start + cut));
+      std::vector<std::byte> chunk(buf.data() + start, buf.data() + start + cut);
       REWIND_TRY(on_chunk(std::move(chunk)));
       start += cut;
       len -= cut;

@@ -452,6 +452,15 @@ Result<RestoreResult> Restorer::run() {
   REWIND_TRY(plan());
   REWIND_TRY(open_base());
   {
+    // Every file is written beside its target before the old one goes.
+    REWIND_ASSIGN_OR_RETURN(io::FsSpace sp, fs_.statfs(root_.get()));
+    uint64_t need = progress_.bytes_total + (16ull << 20);
+    if (sp.free_bytes < need)
+      return fail(Error::no_space("not enough free space in {}: need {}, have {}",
+                                  opts_.target_root, store::format_bytes(need),
+                                  store::format_bytes(sp.free_bytes)));
+  }
+  {
     REWIND_ASSIGN_OR_RETURN(io::Stat rst, fs_.fstat(root_.get()));
     REWIND_ASSIGN_OR_RETURN(io::Fd dup, fs_.open_at(root_.get(), ".", O_RDONLY | O_DIRECTORY));
     devs_[rst.dev] = std::make_shared<io::Fd>(std::move(dup));

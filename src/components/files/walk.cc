@@ -231,6 +231,21 @@ Status Walker::make_entry(int parentfd, const std::string& name, const std::stri
         }
         m.emplace(st.ino, index_);
       }
+      // Unchanged inode, size, mtime and ctime: content, xattrs and flags are
+      // the previous point's (writing any of them changes the ctime), and
+      // the file is not even opened.
+      auto pit = prev_.find(rel);
+      if (pit != prev_.end() && pit->second->type == EntryType::kFile && !pit->second->torn &&
+          pit->second->ino == st.ino && pit->second->size == st.size &&
+          pit->second->mtime_ns == st.mtime_ns && pit->second->ctime_ns == st.ctime_ns) {
+        e.size = st.size;
+        e.chunks = pit->second->chunks;
+        e.sparse = pit->second->sparse;
+        e.extents = pit->second->extents;
+        e.xattrs = pit->second->xattrs;
+        e.flags = pit->second->flags;
+        return ok();
+      }
       auto fdr = fs_.open_at(parentfd, name, O_RDONLY | O_NOATIME);
       if (!fdr && fdr.error().sys_errno() == EPERM) fdr = fs_.open_at(parentfd, name, O_RDONLY);
       if (!fdr) return fail(fdr.error());
@@ -241,18 +256,7 @@ Status Walker::make_entry(int parentfd, const std::string& name, const std::stri
       REWIND_TRY(read_xattrs(fs_, fd.get(), e));
       REWIND_ASSIGN_OR_RETURN(e.flags, fs_.get_flags(fd.get()));
       e.size = cur.size;
-      auto pit = prev_.find(rel);
-      if (pit != prev_.end() && pit->second->type == EntryType::kFile && !pit->second->torn &&
-          pit->second->ino == cur.ino && pit->second->size == cur.size &&
-          pit->second->mtime_ns == cur.mtime_ns && pit->second->ctime_ns == cur.ctime_ns) {
-        e.chunks = pit->second->chunks;
-        e.sparse = pit->second->sparse;
-        e.extents = pit->second->extents;
-        e.ctime_ns = cur.ctime_ns;
-        e.mtime_ns = cur.mtime_ns;
-      } else {
-        REWIND_TRY(read_file(fd.get(), cur, e, abs));
-      }
+      REWIND_TRY(read_file(fd.get(), cur, e, abs));
       break;
     }
     case EntryType::kHardlink:
