@@ -66,6 +66,23 @@ std::optional<std::pair<int64_t, int64_t>> parse_root_name(std::string_view name
   return std::make_pair(seq, id);
 }
 
+// Adds a pack and its chunks to the catalog (inside the caller's transaction).
+Status index_pack(catalog::Catalog& cat, const std::string& name, uint64_t size,
+                  const std::vector<PackEntry>& entries) {
+  REWIND_ASSIGN_OR_RETURN(int64_t pid, cat.insert_pack(name, size));
+  for (const PackEntry& e : entries) {
+    catalog::ChunkRow c{std::string(reinterpret_cast<const char*>(e.id.bytes.data()), 32),
+                        pid,
+                        e.offset,
+                        e.stored_len,
+                        e.raw_len,
+                        static_cast<uint8_t>(e.type),
+                        static_cast<uint8_t>(e.codec)};
+    REWIND_TRY(cat.insert_chunk(c));
+  }
+  return ok();
+}
+
 bool is_pack_name(std::string_view n) {
   return n.size() == 69 && n.substr(64) == ".pack" &&
          n.substr(0, 64).find_first_not_of("0123456789abcdef") == std::string_view::npos;
@@ -617,18 +634,8 @@ Status Repository::import_pack(const std::string& name, SyncReport& rep) {
     return ok();
   }
   REWIND_ASSIGN_OR_RETURN(io::Stat st, fs_.fstat(fd->get()));
-  REWIND_ASSIGN_OR_RETURN(int64_t pid, catalog_->insert_pack(name, st.size));
-  for (const PackEntry& e : *entries) {
-    catalog::ChunkRow c{std::string(reinterpret_cast<const char*>(e.id.bytes.data()), 32),
-                        pid,
-                        e.offset,
-                        e.stored_len,
-                        e.raw_len,
-                        static_cast<uint8_t>(e.type),
-                        static_cast<uint8_t>(e.codec)};
-    REWIND_TRY(catalog_->insert_chunk(c));
-    ++rep.chunks_imported;
-  }
+  REWIND_TRY(index_pack(*catalog_, name, st.size, *entries));
+  rep.chunks_imported += entries->size();
   ++rep.packs_imported;
   return ok();
 }
@@ -706,19 +713,7 @@ Status Repository::commit_point(ChunkWriter& writer, catalog::PointRow& point,
   // 3. One catalog transaction, snapshot rows last.
   REWIND_TRY(catalog_->begin());
   auto body = [&]() -> Status {
-    for (const auto& p : packs) {
-      REWIND_ASSIGN_OR_RETURN(int64_t pid, catalog_->insert_pack(p.name, p.size));
-      for (const PackEntry& e : p.entries) {
-        catalog::ChunkRow c{std::string(reinterpret_cast<const char*>(e.id.bytes.data()), 32),
-                            pid,
-                            e.offset,
-                            e.stored_len,
-                            e.raw_len,
-                            static_cast<uint8_t>(e.type),
-                            static_cast<uint8_t>(e.codec)};
-        REWIND_TRY(catalog_->insert_chunk(c));
-      }
-    }
+    for (const auto& p : packs) REWIND_TRY(index_pack(*catalog_, p.name, p.size, p.entries));
     REWIND_TRY(catalog_->set_meta("root_seq", std::to_string(rec.seq)));
     REWIND_ASSIGN_OR_RETURN(auto hw, catalog_->get_meta("max_point_id"));
     int64_t high = std::max<int64_t>(point.id, hw ? std::stoll(*hw) : 0);
