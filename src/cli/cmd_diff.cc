@@ -1,0 +1,54 @@
+// SPDX-License-Identifier: Apache-2.0
+// rewind diff
+#include "cli/command.h"
+
+namespace rwd::cli {
+
+Command diff_command() {
+  auto o = std::make_shared<CommandOptions>();
+  return Command{
+      "diff", "Differences between two points, or a point and the live system",
+      [o](CLI::App& c) {
+        c.add_option("ID", o->id, "older point")->required();
+        c.add_option("ID2", o->id2, "newer point (default: the live system)");
+      },
+      [o](const Globals& gl) {
+        auto sys = RollbackSystem::open(system_options(gl));
+        if (!sys) return report_error(gl, sys.error());
+        CliObserver obs(gl.out);
+        auto d = (*sys)->diff(
+            o->id, o->id2.empty() ? std::nullopt : std::optional<std::string>(o->id2), obs);
+        obs.finish();
+        if (!d) return report_error(gl, d.error());
+        std::map<std::string, int> counts;
+        for (const auto& it : *d) ++counts[it.kind];
+        if (gl.out.json) {
+          json arr = json::array();
+          for (const auto& it : *d)
+            arr.push_back(json{{"component", it.component},
+                               {"path", it.path},
+                               {"change", it.kind},
+                               {"attributes", it.attributes}});
+          print_json(json{{"changes", arr}, {"summary", counts}});
+          return 0;
+        }
+        for (const auto& it : *d) {
+          char mark = it.kind == "added"     ? '+'
+                      : it.kind == "removed" ? '-'
+                      : it.kind == "content" ? 'M'
+                      : it.kind == "type"    ? 'T'
+                                             : 'm';
+          std::string attrs;
+          for (const auto& a : it.attributes) attrs += (attrs.empty() ? "" : ",") + a;
+          std::printf("%c %s%s\n", mark, it.path.c_str(),
+                      attrs.empty() ? "" : (" (" + attrs + ")").c_str());
+        }
+        std::printf(
+            "%d added, %d removed, %d content changed, %d metadata changed, %d type changed\n",
+            counts["added"], counts["removed"], counts["content"], counts["metadata"],
+            counts["type"]);
+        return 0;
+      }};
+}
+
+}  // namespace rwd::cli

@@ -1,0 +1,45 @@
+// SPDX-License-Identifier: Apache-2.0
+// rewind show
+#include "cli/command.h"
+
+namespace rwd::cli {
+
+Command show_command() {
+  auto o = std::make_shared<CommandOptions>();
+  return Command{
+      "show", "Show a recovery point: metadata, components, sizes",
+      [o](CLI::App& c) { c.add_option("ID", o->id, "number, latest or latest:KIND")->required(); },
+      [o](const Globals& gl) {
+        auto sys = RollbackSystem::open(system_options(gl));
+        if (!sys) return report_error(gl, sys.error());
+        auto p = (*sys)->get_recovery_point(o->id);
+        if (!p) return report_error(gl, p.error());
+        if (gl.out.json) {
+          print_json(point_json(*p));
+          return 0;
+        }
+        std::printf(
+            "recovery point %lld\n  name:        %s\n  description: %s\n  kind:        %s (%s)\n"
+            "  time:        %s\n  user:        %s\n  host:        %s\n  kernel:      %s\n  "
+            "pinned:      %s\n",
+            static_cast<long long>(p->id), p->name.c_str(), p->description.c_str(), p->kind.c_str(),
+            p->cause.c_str(), format_time(p->time_ns).c_str(), p->user.c_str(), p->host.c_str(),
+            p->kernel.c_str(), p->pinned ? "yes" : "no");
+        uint64_t size = 0, stored = 0, added = 0;
+        std::printf("  components:\n");
+        for (const auto& c : p->components) {
+          std::printf("    %-24s %-6s %-14s %8llu entries  total %s, stored %s, added %s\n",
+                      c.name.c_str(), c.adapter.c_str(), c.category.c_str(),
+                      static_cast<unsigned long long>(c.entries), human_bytes(c.size).c_str(),
+                      human_bytes(c.stored).c_str(), human_bytes(c.added).c_str());
+          size += c.size;
+          stored += c.stored;
+          added += c.added;
+        }
+        std::printf("  total %s, stored %s, added by this point %s\n", human_bytes(size).c_str(),
+                    human_bytes(stored).c_str(), human_bytes(added).c_str());
+        return 0;
+      }};
+}
+
+}  // namespace rwd::cli

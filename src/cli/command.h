@@ -1,0 +1,68 @@
+// SPDX-License-Identifier: Apache-2.0
+// What every subcommand shares: the global options, the per-command option
+// storage, the command table's entry type, and output helpers. Each
+// subcommand lives in its own cmd_<verb>.cc and is listed once in commands.cc.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <functional>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cli/exit_codes.h"
+#include "cli/output.h"
+#include "rewind/rollback_system.h"
+
+namespace rwd::cli {
+
+using nlohmann::json;
+
+struct Globals {
+  std::string repo;
+  std::string root = "/";
+  OutputMode out;
+  bool wait = false;
+  int threads = 2;
+};
+
+// Storage for the options a command parses (each command has its own).
+struct CommandOptions {
+  int compression = 3;
+  CreateOptions create;
+  std::string id, id2, path;
+  std::vector<std::string> paths;
+  std::string to;
+  bool overwrite = false;
+  bool read_data = false;
+};
+
+struct Command {
+  const char* name;
+  const char* help;
+  std::function<void(CLI::App&)> setup;    // adds the command's options
+  std::function<int(const Globals&)> run;  // returns the exit code
+};
+
+// Prints the error (and, with --json, an error document); returns its exit code.
+int report_error(const Globals& g, const Error& e);
+SystemOptions system_options(const Globals& g);
+json component_json(const ComponentInfo& c);
+json point_json(const RecoveryPointInfo& p);
+void print_json(const json& j);
+
+Command init_command();
+Command create_command();
+Command list_command();
+Command show_command();
+Command diff_command();
+Command restore_command();
+Command verify_command();
+Command dump_command();
+Command repair_command();
+
+}  // namespace rwd::cli
