@@ -3,10 +3,10 @@
 // resolved: ctest -L exhaustive): `create` stopped at every one of its N
 // mutating io calls and with power lost at every one, and an in-place
 // `restore` stopped at every one of its mutating calls. crash_test.cc samples
-// the same sweeps for the normal suite. The tree is smaller than
-// CrashFixture::set_up's so that the sweeps finish in minutes; it still spans
-// several packs' worth of calls (multi-chunk files, many small files, a
-// symlink, nested directories).
+// the same sweeps for the normal suite. The tree is the size of
+// CrashFixture::set_up's (120 small files, multi-chunk files), with a
+// symlink, nested directories and deletions added; all three sweeps take a
+// few minutes.
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -23,34 +23,34 @@ namespace {
 namespace fs = std::filesystem;
 
 std::string file_path(const std::string& root, int i) {
-  return root + "/data/d" + std::to_string(i % 4) + "/s" + std::to_string(i % 2) + "/f" +
+  return root + "/data/d" + std::to_string(i % 7) + "/s" + std::to_string(i % 2) + "/f" +
          std::to_string(i);
 }
 
-// A small tree; point 1 of it in base_repo; then the tree is changed
-// (contents, a deleted file, a new file, a retargeted symlink, a mode).
-void set_up_small(CrashFixture& f, uint64_t seed) {
-  for (int i = 0; i < 24; ++i)
-    write_file(file_path(f.root, i), random_bytes(static_cast<size_t>((i * 977) % 9000),
+// The tree; point 1 of it in base_repo; then the tree is changed (contents,
+// a deleted file, a new file, a retargeted symlink, a mode).
+void set_up_tree(CrashFixture& f, uint64_t seed) {
+  for (int i = 0; i < 120; ++i)
+    write_file(file_path(f.root, i), random_bytes(static_cast<size_t>((i * 977) % 20000),
                                                   seed + static_cast<uint64_t>(i)));
-  write_file(f.root + "/data/big1", random_bytes(1536 << 10, seed + 1000));
+  write_file(f.root + "/data/big1", random_bytes(3 << 20, seed + 1000));
   write_file(f.root + "/data/empty", "");
   fs::create_symlink("d0/s0/f0", f.root + "/data/link");
   RunResult r = rewind({"--repo", f.base_repo, "init", "-q"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   r = rewind({"--repo", f.base_repo, "--root", f.root, "create", "--path", "/data", "-q"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  for (int i = 0; i < 24; i += 5)
-    write_file(file_path(f.root, i), random_bytes(4000, seed + 5000 + static_cast<uint64_t>(i)));
+  for (int i = 0; i < 120; i += 9)
+    write_file(file_path(f.root, i), random_bytes(5000, seed + 5000 + static_cast<uint64_t>(i)));
   // big1 keeps its first chunk and changes its tail.
   std::string big = read_file(f.root + "/data/big1");
-  write_file(f.root + "/data/big1", big.substr(0, 700 << 10) + random_bytes(900 << 10, seed + 3000),
+  write_file(f.root + "/data/big1", big.substr(0, 1 << 20) + random_bytes(1 << 20, seed + 3000),
              0600);
   fs::remove(file_path(f.root, 7));
   write_file(f.root + "/data/empty", "no longer empty");
   fs::remove(f.root + "/data/link");
   fs::create_symlink("d1/s1/f1", f.root + "/data/link");
-  write_file(f.root + "/data/big2", random_bytes(600 << 10, seed + 2000));
+  write_file(f.root + "/data/big2", random_bytes(2 << 20, seed + 2000));
 }
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
@@ -62,7 +62,7 @@ TEST(CreateCrashExhaustive, StoppedAtEveryCallLeavesNoPartialPoint) {
   // time the repository verifies, point 1 is intact and point 2 is wholly
   // there or absent.
   CrashFixture f;
-  set_up_small(f, 42);
+  set_up_tree(f, 42);
   uint64_t n = f.count_calls(f.create_args());
   ASSERT_GT(n, 10u);
   auto t0 = std::chrono::steady_clock::now();
@@ -87,7 +87,7 @@ TEST(CreatePowerLossExhaustive, LosingUnsyncedDataAtEveryCallLeavesNoPartialPoin
   // and directory entries dropped); each time the repository verifies and
   // point 2 is whole or absent.
   CrashFixture f;
-  set_up_small(f, 99);
+  set_up_tree(f, 99);
   uint64_t n = f.count_calls(f.create_args());
   ASSERT_GT(n, 10u);
   auto t0 = std::chrono::steady_clock::now();
@@ -152,7 +152,7 @@ TEST(RestoreCrashExhaustive, StoppedAtEveryCallLeavesEachFileOldOrNew) {
   // half-written file), and a second, uninterrupted restore makes the tree
   // equal to the point. Temporary files left behind are counted and printed.
   CrashFixture f;
-  set_up_small(f, 7);
+  set_up_tree(f, 7);
   const std::string changed = f.tmp.sub("changed");
   const std::string point = f.tmp.sub("point");
   ASSERT_EQ(run({"cp", "-a", f.root, changed}).exit_code, 0);
