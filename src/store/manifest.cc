@@ -22,6 +22,8 @@ constexpr size_t kMaxNameLen = 255;
 constexpr size_t kMaxXattrs = 1024;
 constexpr size_t kMaxXattrValue = 65536;
 constexpr uint64_t kMaxChunksPerFile = uint64_t{1} << 26;
+// The smallest encoding of an entry (an empty-named directory, all varints 1 byte).
+constexpr size_t kMinEntryBytes = 11;
 
 uint32_t fnv1a(std::string_view s) {
   uint32_t h = 2166136261u;
@@ -288,6 +290,11 @@ Result<std::vector<Entry>> decode_page(std::span<const std::byte> data, uint64_t
   if (n != expected_count || n > kMaxEntriesPerPage)
     return fail(
         Error::corrupted_data("manifest page: {} entries, root says {}", n, expected_count));
+  // Every entry takes at least kMinEntryBytes: a count the bytes cannot hold
+  // is refused before anything is allocated for it.
+  if (n > r.remaining() / kMinEntryBytes)
+    return fail(Error::corrupted_data("manifest page: {} entries cannot fit in {} bytes", n,
+                                      r.remaining()));
   std::vector<Entry> out;
   out.reserve(n);
   for (uint64_t i = 0; i < n; ++i) {
@@ -431,7 +438,8 @@ Result<std::vector<Entry>> load_manifest(const ChunkSource& src, const ChunkId& 
   REWIND_TRY(src(root_id, ChunkType::kManifestRoot, buf));
   REWIND_ASSIGN_OR_RETURN(ManifestRoot root, decode_root(buf));
   std::vector<Entry> all;
-  all.reserve(root.entries);
+  // The root's count is untrusted: the pages prove it one by one.
+  all.reserve(std::min<uint64_t>(root.entries, 1 << 16));
   for (const RootPage& p : root.pages) {
     REWIND_TRY(src(p.id, ChunkType::kManifestPage, buf));
     REWIND_ASSIGN_OR_RETURN(std::vector<Entry> page, decode_page(buf, p.count));

@@ -296,5 +296,20 @@ TEST(Capture, SocketIsSkippedWithWarning) {
   EXPECT_EQ(read_file(out + "/data/f"), "kept\n");
 }
 
+TEST(Capture, LeftoverTemporaryFilesAreNotCaptured) {
+  // A ".rw-tmp-*" file (what a crashed restore leaves behind) is not part of
+  // a point; the files beside it are.
+  Sandbox sb;
+  ASSERT_EQ(sb.init().exit_code, 0);
+  write_file(sb.at("/data/f"), "kept\n");
+  write_file(sb.at("/data/.rw-tmp-4242-7-abc"), "half written\n");
+  ASSERT_EQ(sb.create({"/data"}), 1);
+  auto t = sb.rw({"dump", "1", "/data/.rw-tmp-4242-7-abc"});
+  EXPECT_EQ(t.exit_code, 14) << describe(t);
+  auto f = sb.rw({"dump", "1", "/data/f"});
+  EXPECT_EQ(f.exit_code, 0) << describe(f);
+  EXPECT_EQ(f.out, "kept\n");
+}
+
 }  // namespace
 }  // namespace rwd

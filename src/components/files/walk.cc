@@ -14,8 +14,11 @@ using store::Entry;
 using store::EntryType;
 
 const std::vector<std::string>& default_excludes() {
-  static const std::vector<std::string> k = {"/proc", "/sys",      "/dev",      "/run",
-                                             "/tmp",  "/swapfile", "/swap.img", "/lost+found"};
+  // ".rw-tmp-*" are rewind's own temporary files, which a crashed restore
+  // can leave behind (`recover` removes them): never part of a point.
+  static const std::vector<std::string> k = {"/proc",     "/sys",        "/dev",
+                                             "/run",      "/tmp",        "/swapfile",
+                                             "/swap.img", "/lost+found", ".rw-tmp-*"};
   return k;
 }
 
