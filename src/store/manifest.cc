@@ -360,7 +360,6 @@ Status ManifestBuilder::add(const Entry& e) {
   last_path_ = e.path;
   if (page_count_ == 0) {
     page_first_ = e.path;
-    Writer w;
     page_.clear();
   }
   encode_entry(e, page_);

@@ -106,8 +106,6 @@ std::string format_bytes(uint64_t n) {
 
 ChunkWriter::ChunkWriter(Repository& repo, int threads) : repo_(repo) {
   for (const auto& [id, loc] : repo.index()) known_.emplace(id, loc.stored_len);
-  if (known_.empty() && !repo.index().empty()) {
-  }
   for (int i = 0; i < std::max(1, threads); ++i) threads_.emplace_back([this] { worker(); });
 }
 
