@@ -16,6 +16,7 @@ struct Progress {
   uint64_t files_total = 0;  // 0 when unknown
   uint64_t bytes_done = 0;
   uint64_t bytes_total = 0;  // 0 when unknown
+  double percent = -1;       // of the whole operation, when known (rollback)
 };
 
 class ProgressObserver {

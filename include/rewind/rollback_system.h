@@ -12,6 +12,7 @@
 
 #include "rewind/progress.h"
 #include "rewind/result.h"
+#include "rewind/rollback.h"
 
 namespace rwd {
 
@@ -47,8 +48,14 @@ struct RecoveryPointInfo {
 };
 
 struct SystemOptions {
-  std::string repository;  // repository directory
+  // Repository directory. Empty: the configuration's [repository] path under
+  // the system root, else <system root>/var/lib/rewind.
+  std::string repository;
   std::string system_root = "/";
+  // The configuration file. Unset: <system root>/etc/rewind/rewind.toml and
+  // conf.d/*.toml when they exist.
+  std::optional<std::string> config_file;
+  bool use_config = true;  // false: no configuration file at all
   bool wait_for_lock = false;
   int threads = 2;
   io::Fs* fs = nullptr;  // default: the process-wide io::default_fs()
@@ -63,6 +70,17 @@ struct CreateOptions {
   std::string cause = "manual";
   std::vector<std::string> tags;
   bool pinned = false;
+  std::vector<std::string> components;  // configured components (-c); empty = all
+  int64_t pre_id = 0;                   // a post point's pre point
+};
+
+// What `rewind modify` changes; unset fields stay.
+struct PointChanges {
+  std::optional<std::string> name;
+  std::optional<std::string> description;
+  std::optional<bool> pinned;
+  std::vector<std::string> add_tags;
+  std::vector<std::string> remove_tags;
 };
 
 struct CreateReport {
@@ -106,6 +124,30 @@ struct VerifyReport {
   std::vector<std::string> notes;     // harmless states, such as an interrupted create
 };
 
+struct DiffOptions {
+  bool content = false;                 // compare live content by hash, whatever the metadata says
+  std::vector<std::string> components;  // empty = all
+};
+
+// A configured component, as `config validate` prints it.
+struct ConfiguredComponent {
+  std::string name;
+  std::string adapter;
+  std::string category;
+  std::vector<std::string> paths;
+  std::vector<std::string> exclude;
+  std::vector<std::string> depends_on;
+  std::vector<std::string> services;
+  bool critical = false;
+  std::string origin;  // file:line
+};
+
+struct SystemState {
+  bool consistent = true;  // no unfinished operation, no repository problem
+  std::vector<RollbackProgress> unfinished;
+  std::vector<std::string> problems;
+};
+
 struct RepairReport {
   uint64_t packs = 0;
   uint64_t chunks = 0;
@@ -115,24 +157,32 @@ struct RepairReport {
 
 class RollbackSystem {
  public:
-  // Creates a new repository at options.repository.
-  static Status init_repository(const SystemOptions& options, int compression_level = 3);
+  // Creates a new repository (at options.repository, or where the
+  // configuration says) and returns its path. The compression level
+  // defaults to the configuration's, else 3.
+  static Result<std::string> init_repository(const SystemOptions& options,
+                                             std::optional<int> compression_level = std::nullopt);
+  // Loads the configuration (errors name the file, line and key) and
+  // resolves the repository's location. The repository is opened per call.
   static Result<std::unique_ptr<RollbackSystem>> open(const SystemOptions& options);
   ~RollbackSystem();
 
-  // Takes a recovery point of the given paths (one files component each).
+  // Takes a recovery point of configured components or of the given paths.
   Result<CreateReport> create_recovery_point(const CreateOptions& opts, ProgressObserver& obs);
   // Same with a name (the seed's helper).
   Result<CreateReport> create_recovery_point_with_name(const std::string& name,
                                                        const std::vector<std::string>& paths,
                                                        ProgressObserver& obs);
+  // A `pre` point of every configured component, cause "update".
+  Result<CreateReport> create_update_recovery_point(const std::string& name, ProgressObserver& obs);
   Result<std::vector<RecoveryPointInfo>> list_recovery_points();
   Result<RecoveryPointInfo> get_recovery_point(const std::string& id);
+  Status modify_recovery_point(const std::string& id, const PointChanges& changes);
   // Resolves a number, `latest` or `latest:KIND`. kNotFound, kUsage.
   Result<int64_t> resolve(const std::string& id);
   // Differences between two points, or between a point and the live system.
   Result<std::vector<DiffItem>> diff(const std::string& id, const std::optional<std::string>& id2,
-                                     ProgressObserver& obs);
+                                     ProgressObserver& obs, const DiffOptions& opts = {});
   Result<RestoreReport> restore(const RestoreRequest& req, ProgressObserver& obs);
   Result<VerifyReport> verify(bool read_data, ProgressObserver& obs);
   // Writes one file of a point to out_fd.
@@ -140,13 +190,45 @@ class RollbackSystem {
   // Rebuilds the catalog's index and points from packs and root records.
   Result<RepairReport> repair(ProgressObserver& obs);
 
+  // Rolls back per the request. A report whose state is `completed` or
+  // `planned` is success; `partial`, `reverted` and `cancelled` carry what
+  // happened (report.error says why). An error means nothing was changed,
+  // or (kSystemInInvalidState) that `recover` must finish the operation.
+  Result<RollbackReport> execute_rollback(const RollbackRequest& req);
+  // Finishes or reverts unfinished operations (safe to run at every boot).
+  Result<std::vector<RollbackReport>> recover(ProgressObserver& obs);
+  // Rolls back to the safety point of the last rollback.
+  Result<RollbackReport> undo(const RollbackRequest& req);
+  Result<RollbackProgress> get_rollback_progress(int64_t operation);
+  Result<std::vector<RollbackProgress>> list_operations(int64_t limit = 20);
+  // Asks the running operation (or the given one) to stop and revert.
+  Status cancel_rollback(std::optional<int64_t> operation = std::nullopt);
+  // Unfinished operations and repository problems (structure, not data).
+  Result<SystemState> validate_system_state();
+
   const SystemOptions& options() const;
+  const std::vector<ConfiguredComponent>& configured_components() const;
+  const std::vector<std::string>& configuration_files() const;
 
  private:
   struct Impl;
   explicit RollbackSystem(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
+
+// The seed's helpers.
+// Rolls back every component of the newest recovery point.
+Result<RollbackReport> quick_rollback(RollbackSystem& sys, ProgressObserver* obs = nullptr);
+// Rolls back the components of category `configuration` of a point.
+Result<RollbackReport> rollback_configuration(RollbackSystem& sys,
+                                              const std::string& point = "latest",
+                                              ProgressObserver* obs = nullptr);
+// Rolls back the components of category `kernel_core` of a point.
+Result<RollbackReport> rollback_kernel_state(RollbackSystem& sys,
+                                             const std::string& point = "latest",
+                                             ProgressObserver* obs = nullptr);
+// Rolls back every component to the newest point whose data verifies.
+Result<RollbackReport> emergency_rollback(RollbackSystem& sys, ProgressObserver* obs = nullptr);
 
 // Version strings for --version.
 const char* version();

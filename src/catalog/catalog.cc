@@ -64,6 +64,10 @@ class Stmt {
     sqlite3_bind_text(st_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
     return *this;
   }
+  Stmt& bind(int i, double v) {
+    sqlite3_bind_double(st_, i, v);
+    return *this;
+  }
   Stmt& bind_blob(int i, const std::string& v) {
     sqlite3_bind_blob(st_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
     return *this;
@@ -82,6 +86,7 @@ class Stmt {
     return rwd::ok();
   }
   int64_t i64(int c) { return sqlite3_column_int64(st_, c); }
+  double dbl(int c) { return sqlite3_column_double(st_, c); }
   std::string text(int c) {
     auto* p = sqlite3_column_text(st_, c);
     return p ? std::string(reinterpret_cast<const char*>(p),
@@ -110,7 +115,13 @@ CREATE TABLE IF NOT EXISTS snapshots(
   point_id INTEGER NOT NULL, component TEXT NOT NULL, adapter TEXT NOT NULL,
   category TEXT NOT NULL, paths TEXT NOT NULL, manifest TEXT NOT NULL, entries INTEGER NOT NULL,
   size INTEGER NOT NULL, stored INTEGER NOT NULL, added INTEGER NOT NULL,
+  exclude TEXT NOT NULL DEFAULT '[]',
   PRIMARY KEY(point_id, component));
+CREATE TABLE IF NOT EXISTS operations(
+  id INTEGER PRIMARY KEY, kind TEXT NOT NULL, state TEXT NOT NULL, phase TEXT NOT NULL,
+  percent REAL NOT NULL, pid INTEGER NOT NULL, started_ns INTEGER NOT NULL,
+  updated_ns INTEGER NOT NULL, cancel INTEGER NOT NULL DEFAULT 0, point INTEGER NOT NULL,
+  safety INTEGER NOT NULL, journal TEXT NOT NULL, message TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS packs(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, size INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS chunks(
   id BLOB PRIMARY KEY, pack INTEGER NOT NULL, offset INTEGER NOT NULL, stored_len INTEGER NOT NULL,
@@ -147,6 +158,19 @@ Result<std::unique_ptr<Catalog>> Catalog::open(io::Fs& fs, const std::string& pa
     if (!v) REWIND_TRY(c->set_meta("schema_version", std::to_string(kSchemaVersion)));
   }
   REWIND_ASSIGN_OR_RETURN(auto v, c->get_meta("schema_version"));
+  if (v && *v == "1") {
+    // Version 1 lacked the operation journal and the snapshots' excludes.
+    REWIND_TRY(c->exec("BEGIN IMMEDIATE"));
+    Status st = c->exec("ALTER TABLE snapshots ADD COLUMN exclude TEXT NOT NULL DEFAULT '[]'");
+    if (st) st = c->exec(kSchema);
+    if (st) st = c->set_meta("schema_version", std::to_string(kSchemaVersion));
+    if (st) st = c->exec("COMMIT");
+    if (!st) {
+      ignore_status(c->exec("ROLLBACK"), "the upgrade failed already");
+      return fail(st.error());
+    }
+    v = std::to_string(kSchemaVersion);
+  }
   if (!v)
     return fail(
         Error::corrupted_data("catalog {} has no schema version (run `rewind repair`)", path));
@@ -284,8 +308,8 @@ Status Catalog::delete_point(int64_t id) {
 
 Result<std::vector<SnapshotRow>> Catalog::snapshots(int64_t point_id) {
   Stmt s(db_,
-         "SELECT point_id,component,adapter,category,paths,manifest,entries,size,stored,added "
-         "FROM snapshots WHERE point_id=? ORDER BY rowid");
+         "SELECT point_id,component,adapter,category,paths,manifest,entries,size,stored,added,"
+         "exclude FROM snapshots WHERE point_id=? ORDER BY rowid");
   s.bind(1, point_id);
   std::vector<SnapshotRow> out;
   while (true) {
@@ -302,6 +326,7 @@ Result<std::vector<SnapshotRow>> Catalog::snapshots(int64_t point_id) {
     r.size = static_cast<uint64_t>(s.i64(7));
     r.stored = static_cast<uint64_t>(s.i64(8));
     r.added = static_cast<uint64_t>(s.i64(9));
+    r.exclude = parse_list(s.text(10));
     out.push_back(std::move(r));
   }
   return out;
@@ -311,12 +336,102 @@ Status Catalog::insert_snapshot(const SnapshotRow& r) {
   Stmt s(
       db_,
       "INSERT OR REPLACE INTO snapshots(point_id,component,adapter,category,paths,manifest,entries,"
-      "size,stored,added) VALUES(?,?,?,?,?,?,?,?,?,?)");
+      "size,stored,added,exclude) VALUES(?,?,?,?,?,?,?,?,?,?,?)");
   s.bind(1, r.point_id).bind(2, r.component).bind(3, r.adapter).bind(4, r.category);
   s.bind(5, nlohmann::json(r.paths).dump()).bind(6, r.manifest);
   s.bind(7, static_cast<int64_t>(r.entries)).bind(8, static_cast<int64_t>(r.size));
   s.bind(9, static_cast<int64_t>(r.stored)).bind(10, static_cast<int64_t>(r.added));
+  s.bind(11, nlohmann::json(r.exclude).dump());
   return s.run();
+}
+
+namespace {
+const char* kOpCols =
+    "id,kind,state,phase,percent,pid,started_ns,updated_ns,cancel,point,safety,journal,message";
+
+OperationRow read_operation(Stmt& s) {
+  OperationRow o;
+  o.id = s.i64(0);
+  o.kind = s.text(1);
+  o.state = s.text(2);
+  o.phase = s.text(3);
+  o.percent = s.dbl(4);
+  o.pid = s.i64(5);
+  o.started_ns = s.i64(6);
+  o.updated_ns = s.i64(7);
+  o.cancel = s.i64(8) != 0;
+  o.point = s.i64(9);
+  o.safety = s.i64(10);
+  o.journal = s.text(11);
+  o.message = s.text(12);
+  return o;
+}
+
+Result<std::vector<OperationRow>> read_operations(Stmt& s) {
+  std::vector<OperationRow> out;
+  while (true) {
+    REWIND_ASSIGN_OR_RETURN(bool row, s.step());
+    if (!row) break;
+    out.push_back(read_operation(s));
+  }
+  return out;
+}
+}  // namespace
+
+Result<int64_t> Catalog::insert_operation(const OperationRow& o) {
+  Stmt s(db_,
+         "INSERT INTO operations(kind,state,phase,percent,pid,started_ns,updated_ns,cancel,point,"
+         "safety,journal,message) VALUES(?,?,?,?,?,?,?,0,?,?,?,?)");
+  s.bind(1, o.kind).bind(2, o.state).bind(3, o.phase).bind(4, o.percent).bind(5, o.pid);
+  s.bind(6, o.started_ns).bind(7, o.updated_ns).bind(8, o.point).bind(9, o.safety);
+  s.bind(10, o.journal).bind(11, o.message);
+  REWIND_TRY(s.run());
+  return static_cast<int64_t>(sqlite3_last_insert_rowid(db_));
+}
+
+Status Catalog::update_operation(const OperationRow& o) {
+  Stmt s(db_,
+         "UPDATE operations SET kind=?,state=?,phase=?,percent=?,pid=?,started_ns=?,updated_ns=?,"
+         "point=?,safety=?,journal=?,message=? WHERE id=?");
+  s.bind(1, o.kind).bind(2, o.state).bind(3, o.phase).bind(4, o.percent).bind(5, o.pid);
+  s.bind(6, o.started_ns).bind(7, o.updated_ns).bind(8, o.point).bind(9, o.safety);
+  s.bind(10, o.journal).bind(11, o.message).bind(12, o.id);
+  return s.run();
+}
+
+Status Catalog::set_operation_progress(int64_t id, const std::string& phase, double percent,
+                                       int64_t updated_ns) {
+  Stmt s(db_, "UPDATE operations SET phase=?,percent=?,updated_ns=? WHERE id=?");
+  s.bind(1, phase).bind(2, percent).bind(3, updated_ns).bind(4, id);
+  return s.run();
+}
+
+Status Catalog::request_cancel(int64_t id) {
+  Stmt s(db_, "UPDATE operations SET cancel=1 WHERE id=?");
+  s.bind(1, id);
+  return s.run();
+}
+
+Result<std::optional<OperationRow>> Catalog::get_operation(int64_t id) {
+  Stmt s(db_, fmt::format("SELECT {} FROM operations WHERE id=?", kOpCols).c_str());
+  s.bind(1, id);
+  REWIND_ASSIGN_OR_RETURN(bool row, s.step());
+  if (!row) return std::optional<OperationRow>();
+  return std::optional<OperationRow>(read_operation(s));
+}
+
+Result<std::vector<OperationRow>> Catalog::list_operations(int64_t limit) {
+  Stmt s(db_, fmt::format("SELECT {} FROM operations ORDER BY id DESC LIMIT ?", kOpCols).c_str());
+  s.bind(1, limit);
+  return read_operations(s);
+}
+
+Result<std::vector<OperationRow>> Catalog::unfinished_operations() {
+  Stmt s(db_, fmt::format("SELECT {} FROM operations WHERE state IN ('running','reverting') "
+                          "ORDER BY id",
+                          kOpCols)
+                  .c_str());
+  return read_operations(s);
 }
 
 Result<std::vector<PackRow>> Catalog::list_packs() {

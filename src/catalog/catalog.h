@@ -18,7 +18,7 @@ struct sqlite3;
 
 namespace rwd::catalog {
 
-inline constexpr int kSchemaVersion = 1;
+inline constexpr int kSchemaVersion = 2;
 
 struct PointRow {
   int64_t id = 0;
@@ -44,9 +44,10 @@ struct SnapshotRow {
   std::vector<std::string> paths;
   std::string manifest;  // hex chunk id of the manifest root
   uint64_t entries = 0;
-  uint64_t size = 0;    // logical bytes
-  uint64_t stored = 0;  // stored bytes of the distinct chunks it references
-  uint64_t added = 0;   // stored bytes this point added to the repository
+  uint64_t size = 0;                 // logical bytes
+  uint64_t stored = 0;               // stored bytes of the distinct chunks it references
+  uint64_t added = 0;                // stored bytes this point added to the repository
+  std::vector<std::string> exclude;  // the patterns the capture applied (a rollback keeps them)
 };
 
 struct PackRow {
@@ -63,6 +64,25 @@ struct ChunkRow {
   uint32_t raw_len = 0;
   uint8_t type = 0;
   uint8_t codec = 0;
+};
+
+// One rollback (or restore, undo) operation and its journal. `journal` is the
+// engine's JSON document: the plan before anything changes, each step's
+// completion after. Any process reads it for `rewind status`.
+struct OperationRow {
+  int64_t id = 0;
+  std::string kind;   // rollback, undo, recover
+  std::string state;  // running, reverting, completed, partial, failed, reverted, cancelled
+  std::string phase;
+  double percent = 0;
+  int64_t pid = 0;
+  int64_t started_ns = 0;
+  int64_t updated_ns = 0;
+  bool cancel = false;
+  int64_t point = 0;
+  int64_t safety = 0;
+  std::string journal = "{}";
+  std::string message;
 };
 
 class Catalog {
@@ -90,6 +110,16 @@ class Catalog {
   Status delete_point(int64_t id);
   Result<std::vector<SnapshotRow>> snapshots(int64_t point_id);
   Status insert_snapshot(const SnapshotRow& s);
+
+  Result<int64_t> insert_operation(const OperationRow& op);  // returns the new id
+  Status update_operation(const OperationRow& op);           // every column but `cancel`
+  Status set_operation_progress(int64_t id, const std::string& phase, double percent,
+                                int64_t updated_ns);
+  Status request_cancel(int64_t id);
+  Result<std::optional<OperationRow>> get_operation(int64_t id);
+  // Newest first.
+  Result<std::vector<OperationRow>> list_operations(int64_t limit);
+  Result<std::vector<OperationRow>> unfinished_operations();
 
   Result<std::vector<PackRow>> list_packs();
   Result<int64_t> insert_pack(const std::string& name, uint64_t size);

@@ -11,13 +11,18 @@ Command diff_command() {
       [o](CLI::App& c) {
         c.add_option("ID", o->id, "older point")->required();
         c.add_option("ID2", o->id2, "newer point (default: the live system)");
+        c.add_flag("--content", o->content,
+                   "Against the live system: hash every file's content, not only those whose "
+                   "metadata changed (finds silent damage)");
+        c.add_option("-c,--component", o->components, "Only this component; repeatable");
       },
       [o](const Globals& gl) {
         auto sys = RollbackSystem::open(system_options(gl));
         if (!sys) return report_error(gl, sys.error());
         CliObserver obs(gl.out);
-        auto d = (*sys)->diff(
-            o->id, o->id2.empty() ? std::nullopt : std::optional<std::string>(o->id2), obs);
+        auto d =
+            (*sys)->diff(o->id, o->id2.empty() ? std::nullopt : std::optional<std::string>(o->id2),
+                         obs, DiffOptions{o->content, o->components});
         obs.finish();
         if (!d) return report_error(gl, d.error());
         std::map<std::string, int> counts;
@@ -37,6 +42,7 @@ Command diff_command() {
                       : it.kind == "removed" ? '-'
                       : it.kind == "content" ? 'M'
                       : it.kind == "type"    ? 'T'
+                      : it.kind == "damaged" ? '!'
                                              : 'm';
           std::string attrs;
           for (const auto& a : it.attributes) attrs += (attrs.empty() ? "" : ",") + a;
@@ -44,9 +50,10 @@ Command diff_command() {
                       attrs.empty() ? "" : (" (" + attrs + ")").c_str());
         }
         std::printf(
-            "%d added, %d removed, %d content changed, %d metadata changed, %d type changed\n",
+            "%d added, %d removed, %d content changed, %d metadata changed, %d type changed, "
+            "%d damaged\n",
             counts["added"], counts["removed"], counts["content"], counts["metadata"],
-            counts["type"]);
+            counts["type"], counts["damaged"]);
         return 0;
       }};
 }

@@ -9,17 +9,19 @@ Command init_command() {
   return Command{"init", "Create a new, empty repository",
                  [o](CLI::App& c) {
                    c.add_option("--compression", o->compression,
-                                "zstd level, 0 for none (default 3)")
+                                "zstd level, 0 for none (default: the configuration's, else 3)")
                        ->check(CLI::Range(0, 19));
+                   o->compression = -1;
                  },
                  [o](const Globals& gl) {
                    SystemOptions so = system_options(gl);
-                   Status st = RollbackSystem::init_repository(so, o->compression);
+                   auto st = RollbackSystem::init_repository(
+                       so, o->compression < 0 ? std::nullopt : std::optional<int>(o->compression));
                    if (!st) return report_error(gl, st.error());
                    if (gl.out.json)
-                     print_json(json{{"repository", so.repository}});
+                     print_json(json{{"repository", *st}});
                    else if (!gl.out.quiet)
-                     std::printf("created repository %s\n", so.repository.c_str());
+                     std::printf("created repository %s\n", st->c_str());
                    return 0;
                  }};
 }

@@ -6,12 +6,31 @@ namespace rwd::cli {
 
 Command list_command() {
   auto o = std::make_shared<CommandOptions>();
-  return Command{"list", "List recovery points", [](CLI::App&) {},
+  return Command{"list", "List recovery points",
+                 [o](CLI::App& c) {
+                   c.add_option("--kind", o->kinds, "Only points of this kind; repeatable");
+                   c.add_option("--tag", o->tags, "Only points with this tag; repeatable");
+                   c.add_option("-c,--component", o->components,
+                                "Only points holding this component; repeatable");
+                 },
                  [o](const Globals& gl) {
                    auto sys = RollbackSystem::open(system_options(gl));
                    if (!sys) return report_error(gl, sys.error());
                    auto pts = (*sys)->list_recovery_points();
                    if (!pts) return report_error(gl, pts.error());
+                   std::erase_if(*pts, [&](const RecoveryPointInfo& p) {
+                     auto has = [](const std::vector<std::string>& v, const std::string& x) {
+                       return std::find(v.begin(), v.end(), x) != v.end();
+                     };
+                     if (!o->kinds.empty() && !has(o->kinds, p.kind)) return true;
+                     for (const auto& t : o->tags)
+                       if (!has(p.tags, t)) return true;
+                     for (const auto& n : o->components)
+                       if (std::none_of(p.components.begin(), p.components.end(),
+                                        [&](const ComponentInfo& ci) { return ci.name == n; }))
+                         return true;
+                     return false;
+                   });
                    if (gl.out.json) {
                      json arr = json::array();
                      for (const auto& p : *pts) arr.push_back(point_json(p));

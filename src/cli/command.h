@@ -25,6 +25,7 @@ using nlohmann::json;
 struct Globals {
   std::string repo;
   std::string root = "/";
+  std::string config;  // --config FILE
   OutputMode out;
   bool wait = false;
   int threads = 2;
@@ -39,6 +40,13 @@ struct CommandOptions {
   std::string to;
   bool overwrite = false;
   bool read_data = false;
+  std::vector<std::string> components, categories, kinds, tags;
+  bool content = false;
+  std::string scope = "full";
+  bool with_dependents = false, dry_run = false, yes = false;
+  PointChanges changes;
+  bool pin = false, unpin = false;
+  int64_t limit = 20;
 };
 
 struct Command {
@@ -64,5 +72,16 @@ Command restore_command();
 Command verify_command();
 Command dump_command();
 Command repair_command();
+Command modify_command();
+Command rollback_command();
+Command undo_command();
+Command recover_command();
+Command status_command();
+Command cancel_command();
+Command config_command();
+
+// The text and JSON forms of a rollback report; returns the exit code.
+int print_rollback_report(const Globals& g, const RollbackReport& r);
+json progress_json(const RollbackProgress& p);
 
 }  // namespace rwd::cli

@@ -33,9 +33,8 @@ int report_error(const Globals& g, const Error& e) {
 SystemOptions system_options(const Globals& g) {
   SystemOptions o;
   o.system_root = g.root;
-  o.repository = g.repo.empty()
-                     ? (g.root == "/" ? std::string("/var/lib/rewind") : g.root + "/var/lib/rewind")
-                     : g.repo;
+  o.repository = g.repo;  // empty: the configuration's, else ROOT/var/lib/rewind
+  if (!g.config.empty()) o.config_file = g.config;
   o.wait_for_lock = g.wait;
   o.threads = g.threads;
   return o;
@@ -79,6 +78,8 @@ int run_cli(int argc, char** argv) {
                   repository_format_version()));
   app.add_option("--repo", g.repo, "Repository directory (default: ROOT/var/lib/rewind)");
   app.add_option("--root", g.root, "System root every path is resolved against (default: /)");
+  app.add_option("--config", g.config,
+                 "Configuration file (default: ROOT/etc/rewind/rewind.toml and its conf.d/*.toml)");
   app.add_flag("--json", g.out.json,
                "Print one JSON document on stdout; progress as JSON Lines on stderr");
   app.add_flag("-q,--quiet", g.out.quiet, "No progress output");
@@ -88,9 +89,11 @@ int run_cli(int argc, char** argv) {
   app.add_option("--threads", g.threads, "Worker threads for compression and restore (default: 2)")
       ->check(CLI::Range(1, 64));
 
-  std::vector<Command> commands = {init_command(),   create_command(), list_command(),
-                                   show_command(),   diff_command(),   restore_command(),
-                                   verify_command(), dump_command(),   repair_command()};
+  std::vector<Command> commands = {
+      init_command(),    create_command(), list_command(),     show_command(),
+      diff_command(),    modify_command(), rollback_command(), undo_command(),
+      recover_command(), status_command(), cancel_command(),   restore_command(),
+      verify_command(),  dump_command(),   repair_command(),   config_command()};
   std::vector<std::pair<CLI::App*, Command*>> subs;
   for (auto& c : commands) {
     CLI::App* sub = app.add_subcommand(c.name, c.help);
@@ -113,6 +116,10 @@ int run_cli(int argc, char** argv) {
   if (!g.root.empty() && g.root.front() != '/') {
     char cwd[4096];
     if (::getcwd(cwd, sizeof(cwd))) g.root = std::string(cwd) + "/" + g.root;
+  }
+  if (!g.config.empty() && g.config.front() != '/') {
+    char cwd[4096];
+    if (::getcwd(cwd, sizeof(cwd))) g.config = std::string(cwd) + "/" + g.config;
   }
   if (!g.repo.empty() && g.repo.front() != '/') {
     char cwd[4096];

@@ -12,8 +12,10 @@
 #include <map>
 #include <set>
 
+#include "components/adapter.h"
 #include "components/files/files.h"
 #include "components/files/walk.h"
+#include "io/process.h"
 #include "store/manifest.h"
 
 namespace rwd::engine {
@@ -85,11 +87,18 @@ Result<std::unique_ptr<store::Repository>> RecoveryPointManager::open_repo(bool 
 
 Result<int64_t> RecoveryPointManager::resolve(const std::string& id) {
   REWIND_ASSIGN_OR_RETURN(auto repo, open_repo(false, ""));
-  REWIND_ASSIGN_OR_RETURN(auto points, repo->catalog().list_points());
+  return resolve_in(*repo, id);
+}
+
+Result<int64_t> RecoveryPointManager::resolve_in(store::Repository& repo, const std::string& id) {
+  REWIND_ASSIGN_OR_RETURN(auto points, repo.catalog().list_points());
   if (id == "latest" || id.rfind("latest:", 0) == 0) {
+    // `latest` passes over the safety points a rollback takes of itself
+    // (`latest:safety` names them): rolling back to `latest` twice must not
+    // undo the first rollback.
     std::string kind = id == "latest" ? "" : id.substr(7);
     for (auto it = points.rbegin(); it != points.rend(); ++it)
-      if (kind.empty() || it->kind == kind) return it->id;
+      if (kind.empty() ? it->kind != "safety" : it->kind == kind) return it->id;
     if (kind.empty()) return fail(Error::not_found("the repository has no recovery points yet"));
     return fail(Error::not_found("no recovery point of kind '{}'", kind));
   }
@@ -103,55 +112,135 @@ Result<int64_t> RecoveryPointManager::resolve(const std::string& id) {
   return fail(Error::not_found("recovery point {} does not exist (see `rewind list`)", n));
 }
 
+Status RecoveryPointManager::modify(const std::string& id, const PointChanges& ch) {
+  REWIND_ASSIGN_OR_RETURN(auto repo, open_repo(true, "modify"));
+  REWIND_ASSIGN_OR_RETURN(int64_t n, resolve_in(*repo, id));
+  REWIND_ASSIGN_OR_RETURN(auto p, repo->catalog().get_point(n));
+  if (!p) return fail(Error::not_found("recovery point {} does not exist", n));
+  REWIND_ASSIGN_OR_RETURN(auto snaps, repo->catalog().snapshots(n));
+  if (ch.name) p->name = *ch.name;
+  if (ch.description) p->description = *ch.description;
+  if (ch.pinned) p->pinned = *ch.pinned;
+  for (const auto& t : ch.remove_tags) std::erase(p->tags, t);
+  for (const auto& t : ch.add_tags)
+    if (std::find(p->tags.begin(), p->tags.end(), t) == p->tags.end()) p->tags.push_back(t);
+  // A new root record (next sequence number) carries the change, so that
+  // `repair` keeps it.
+  store::ChunkWriter writer(*repo, 1);
+  return repo->commit_point(writer, *p, snaps);
+}
+
+Result<std::vector<components::ComponentSpec>> RecoveryPointManager::specs_for(
+    const CreateOptions& req) const {
+  std::vector<components::ComponentSpec> specs;
+  if (!req.paths.empty()) {
+    if (!req.components.empty())
+      return fail(Error::usage("--path and -c do not mix: give configured components or paths"));
+    std::vector<std::string> paths;
+    for (const auto& p : req.paths) {
+      REWIND_ASSIGN_OR_RETURN(std::string n, components::files::normalize_abs(p));
+      paths.push_back(n);
+    }
+    std::sort(paths.begin(), paths.end());
+    for (size_t i = 1; i < paths.size(); ++i) {
+      if (paths[i] == paths[i - 1]) return fail(Error::usage("--path {} is given twice", paths[i]));
+      if (relative_to(paths[i - 1], paths[i]))
+        return fail(
+            Error::usage("--path {} lies inside --path {}; give only one", paths[i], paths[i - 1]));
+    }
+    for (const auto& p : paths) {
+      components::ComponentSpec s;
+      s.name = p;
+      s.paths = {p};
+      s.exclude = req.exclude;
+      specs.push_back(std::move(s));
+    }
+    return specs;
+  }
+  if (env_.components.empty())
+    return fail(Error::usage(
+        "nothing to capture: give --path, or configure components in {}/etc/rewind/rewind.toml",
+        opts_.system_root == "/" ? "" : opts_.system_root));
+  if (req.components.empty()) return env_.components;
+  for (const auto& c : env_.components)
+    if (std::find(req.components.begin(), req.components.end(), c.name) != req.components.end())
+      specs.push_back(c);
+  for (const auto& n : req.components)
+    if (std::none_of(env_.components.begin(), env_.components.end(),
+                     [&](const auto& c) { return c.name == n; }))
+      return fail(Error::not_found("no component named '{}' in the configuration", n));
+  return specs;
+}
+
 Result<CreateReport> RecoveryPointManager::create(const CreateOptions& req, ProgressObserver& obs) {
-  if (req.paths.empty()) return fail(Error::usage("nothing to capture: give at least one --path"));
-  std::vector<std::string> paths;
-  for (const auto& p : req.paths) {
-    REWIND_ASSIGN_OR_RETURN(std::string n, components::files::normalize_abs(p));
-    paths.push_back(n);
-  }
-  std::sort(paths.begin(), paths.end());
-  for (size_t i = 1; i < paths.size(); ++i) {
-    if (paths[i] == paths[i - 1]) return fail(Error::usage("--path {} is given twice", paths[i]));
-    if (relative_to(paths[i - 1], paths[i]))
-      return fail(
-          Error::usage("--path {} lies inside --path {}; give only one", paths[i], paths[i - 1]));
-  }
+  REWIND_ASSIGN_OR_RETURN(auto specs, specs_for(req));
   REWIND_ASSIGN_OR_RETURN(auto repo, open_repo(true, "create"));
-  REWIND_TRY(repo->check_free_space(0));
-  REWIND_TRY(repo->load_index());
-  REWIND_ASSIGN_OR_RETURN(io::Stat repo_st, fs_.fstat(repo->dirfd()));
-  REWIND_ASSIGN_OR_RETURN(int64_t id, repo->next_point_id());
-  REWIND_ASSIGN_OR_RETURN(auto points, repo->catalog().list_points());
+  REWIND_TRY(refuse_unfinished(*repo));
+  catalog::PointRow p;
+  p.name = req.name;
+  p.description = req.description;
+  p.kind = req.kind;
+  p.cause = req.cause;
+  p.tags = req.tags;
+  p.pinned = req.pinned;
+  p.pre_id = req.pre_id;
+  if (req.pre_id != 0) {
+    REWIND_ASSIGN_OR_RETURN(auto pre, repo->catalog().get_point(req.pre_id));
+    if (!pre) return fail(Error::not_found("recovery point {} does not exist", req.pre_id));
+  }
+  return capture_into(*repo, specs, p, obs);
+}
+
+Status RecoveryPointManager::run_hook(const components::ComponentSpec& spec, const char* which,
+                                      const std::vector<std::string>& argv) {
+  if (argv.empty()) return ok();
+  auto r = io::run_process(argv, std::chrono::minutes(10));
+  if (!r) return fail(r.error().with_context(fmt::format("{} of component {}", which, spec.name)));
+  if (r->timed_out || r->exit_code != 0)
+    return fail(Error::other("{} of component {} ({}) {}{}", which, spec.name, argv[0],
+                             io::describe(*r), r->output.empty() ? "" : ": " + r->output));
+  return ok();
+}
+
+Result<CreateReport> RecoveryPointManager::capture_into(
+    store::Repository& repo, const std::vector<components::ComponentSpec>& specs,
+    catalog::PointRow p, ProgressObserver& obs) {
+  REWIND_TRY(repo.check_free_space(0));
+  REWIND_TRY(repo.load_index());
+  REWIND_ASSIGN_OR_RETURN(int64_t id, repo.next_point_id());
+  REWIND_ASSIGN_OR_RETURN(auto points, repo.catalog().list_points());
   // The previous snapshot of each component, for the metadata cache.
   std::map<std::string, ChunkId> previous;
   for (auto it = points.rbegin(); it != points.rend(); ++it) {
-    REWIND_ASSIGN_OR_RETURN(auto snaps, repo->catalog().snapshots(it->id));
+    REWIND_ASSIGN_OR_RETURN(auto snaps, repo.catalog().snapshots(it->id));
     for (const auto& s : snaps)
       if (!previous.contains(s.component))
         if (auto m = ChunkId::parse(s.manifest)) previous[s.component] = *m;
   }
-  store::ChunkWriter writer(*repo, std::max(1, opts_.threads));
+  store::ChunkWriter writer(repo, std::max(1, opts_.threads));
   CreateReport report;
   std::vector<catalog::SnapshotRow> rows;
   uint64_t added_before = 0;
-  for (const std::string& path : paths) {
-    components::files::CaptureOptions co;
-    co.system_root = opts_.system_root;
-    co.path = path;
-    co.exclude = req.exclude;
-    co.repo_dev = repo_st.dev;
-    co.repo_ino = repo_st.ino;
-    co.chunker = repo->config().chunker;
-    if (auto it = previous.find(path); it != previous.end()) co.previous = it->second;
-    auto res = components::files::capture(fs_, *repo, writer, co, obs);
-    if (!res) return fail(res.error());
+  components::Context ctx{fs_, repo, opts_.system_root, obs, std::max(1, opts_.threads)};
+  for (const auto& spec : specs) {
+    components::Adapter* adapter = components::find_adapter(spec.adapter);
+    if (!adapter)
+      return fail(Error::usage("component {}: adapter '{}' is not available in this build",
+                               spec.name, spec.adapter));
+    std::optional<ChunkId> prev;
+    if (auto it = previous.find(spec.name); it != previous.end()) prev = it->second;
+    REWIND_TRY(run_hook(spec, "pre_capture", spec.pre_capture));
+    auto res = adapter->capture(ctx, spec, writer, prev);
+    Status post = run_hook(spec, "post_capture", spec.post_capture);
+    if (!res) return fail(res.error().with_context(fmt::format("component {}", spec.name)));
+    if (!post) return fail(post.error());
     catalog::SnapshotRow row;
     row.point_id = id;
-    row.component = path;
-    row.adapter = "files";
-    row.category = "other";
-    row.paths = {path};
+    row.component = spec.name;
+    row.adapter = spec.adapter;
+    row.category = spec.category;
+    row.paths = spec.paths;
+    row.exclude = spec.exclude;
     row.manifest = res->manifest.to_hex();
     row.entries = res->entries;
     row.size = res->size;
@@ -165,12 +254,7 @@ Result<CreateReport> RecoveryPointManager::create(const CreateOptions& req, Prog
     report.bytes_read += res->bytes_read;
     for (auto& w : res->warnings) report.warnings.push_back(std::move(w));
   }
-  catalog::PointRow p;
   p.id = id;
-  p.name = req.name;
-  p.description = req.description;
-  p.kind = req.kind;
-  p.cause = req.cause;
   p.time_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
                   std::chrono::system_clock::now().time_since_epoch())
                   .count();
@@ -180,16 +264,24 @@ Result<CreateReport> RecoveryPointManager::create(const CreateOptions& req, Prog
     p.host = u.nodename;
     p.kernel = u.release;
   }
-  p.tags = req.tags;
-  p.pinned = req.pinned;
   Progress pr;
   pr.operation = "create";
   pr.phase = "commit";
   obs.on_progress(pr);
-  REWIND_TRY(repo->commit_point(writer, p, rows));
+  REWIND_TRY(repo.commit_point(writer, p, rows));
   report.id = id;
   report.added = writer.new_stored_bytes();
   return report;
+}
+
+Status RecoveryPointManager::refuse_unfinished(store::Repository& repo) {
+  REWIND_ASSIGN_OR_RETURN(auto ops, repo.catalog().unfinished_operations());
+  if (ops.empty()) return ok();
+  const auto& o = ops.front();
+  return fail(Error::system_invalid(
+      "{} operation {} (to recovery point {}) did not finish and left the system between two "
+      "states; run `rewind recover` to finish or undo it",
+      o.kind, o.id, o.point));
 }
 
 Result<std::vector<RecoveryPointInfo>> RecoveryPointManager::list() {
@@ -214,66 +306,79 @@ Result<RecoveryPointInfo> RecoveryPointManager::get(const std::string& id) {
 
 Result<std::vector<DiffItem>> RecoveryPointManager::diff(const std::string& id,
                                                          const std::optional<std::string>& id2,
-                                                         ProgressObserver& obs) {
-  REWIND_ASSIGN_OR_RETURN(int64_t a, resolve(id));
+                                                         ProgressObserver& obs,
+                                                         const DiffOptions& dopts) {
+  REWIND_ASSIGN_OR_RETURN(auto repo, open_repo(false, ""));
+  REWIND_ASSIGN_OR_RETURN(int64_t a, resolve_in(*repo, id));
   std::optional<int64_t> b;
   if (id2) {
-    REWIND_ASSIGN_OR_RETURN(int64_t bb, resolve(*id2));
+    REWIND_ASSIGN_OR_RETURN(int64_t bb, resolve_in(*repo, *id2));
     b = bb;
   }
-  REWIND_ASSIGN_OR_RETURN(auto repo, open_repo(false, ""));
   REWIND_TRY(repo->load_index());
   REWIND_ASSIGN_OR_RETURN(auto sa, repo->catalog().snapshots(a));
   std::vector<catalog::SnapshotRow> sb;
   if (b) {
     REWIND_ASSIGN_OR_RETURN(sb, repo->catalog().snapshots(*b));
   }
+  for (const auto& n : dopts.components) {
+    auto has = [&](const std::vector<catalog::SnapshotRow>& v) {
+      return std::any_of(v.begin(), v.end(), [&](const auto& s) { return s.component == n; });
+    };
+    if (!has(sa) && !has(sb))
+      return fail(Error::not_found("recovery point {} has no component '{}'", a, n));
+  }
   std::vector<DiffItem> out;
-  auto emit = [&](const std::string& comp, const std::vector<components::files::Change>& changes) {
-    for (const auto& c : changes)
-      out.push_back(DiffItem{comp, absolute_in(comp, c.path),
-                             std::string(components::files::change_kind_name(c.kind)),
-                             c.attributes});
-  };
   std::set<std::string> names;
   for (auto& s : sa) names.insert(s.component);
   for (auto& s : sb) names.insert(s.component);
+  auto find = [](const std::vector<catalog::SnapshotRow>& v,
+                 const std::string& comp) -> const catalog::SnapshotRow* {
+    for (auto& s : v)
+      if (s.component == comp) return &s;
+    return nullptr;
+  };
+  components::Context ctx{fs_, *repo, opts_.system_root, obs, std::max(1, opts_.threads)};
   for (const std::string& comp : names) {
-    auto find = [&](const std::vector<catalog::SnapshotRow>& v) -> const catalog::SnapshotRow* {
-      for (auto& s : v)
-        if (s.component == comp) return &s;
-      return nullptr;
-    };
-    const catalog::SnapshotRow* ra = find(sa);
-    std::vector<store::Entry> ea, eb;
-    if (ra) {
-      REWIND_ASSIGN_OR_RETURN(ChunkId m, ChunkId::parse(ra->manifest));
-      REWIND_ASSIGN_OR_RETURN(ea, store::load_manifest(source(*repo), m));
-    }
+    if (!dopts.components.empty() &&
+        std::find(dopts.components.begin(), dopts.components.end(), comp) == dopts.components.end())
+      continue;
+    const catalog::SnapshotRow* ra = find(sa, comp);
     if (b) {
-      const catalog::SnapshotRow* rb = find(sb);
+      const catalog::SnapshotRow* rb = find(sb, comp);
+      std::vector<store::Entry> ea, eb;
+      if (ra) {
+        REWIND_ASSIGN_OR_RETURN(ChunkId m, ChunkId::parse(ra->manifest));
+        REWIND_ASSIGN_OR_RETURN(ea, store::load_manifest(source(*repo), m));
+      }
       if (rb) {
         REWIND_ASSIGN_OR_RETURN(ChunkId m, ChunkId::parse(rb->manifest));
         REWIND_ASSIGN_OR_RETURN(eb, store::load_manifest(source(*repo), m));
       }
-      emit(comp, components::files::diff_manifests(ea, eb));
-    } else {
-      components::files::CaptureOptions co;
-      co.system_root = opts_.system_root;
-      co.path = comp;
-      co.chunker = repo->config().chunker;
-      REWIND_ASSIGN_OR_RETURN(io::Stat rst, fs_.fstat(repo->dirfd()));
-      co.repo_dev = rst.dev;
-      co.repo_ino = rst.ino;
-      auto changes = components::files::diff_live(fs_, ea, co, obs);
-      if (!changes) {
-        if (changes.error().code() != ErrorCode::kNotFound) return fail(changes.error());
-        // The whole component is gone from the live system.
-        changes = std::vector<components::files::Change>{
-            {"", components::files::ChangeKind::kRemoved, {}}};
-      }
-      emit(comp, *changes);
+      const catalog::SnapshotRow* any = ra ? ra : rb;
+      std::string root = components::component_root(
+          any->paths.empty() ? std::vector<std::string>{comp} : any->paths);
+      for (const auto& c : components::files::diff_manifests(ea, eb))
+        out.push_back(DiffItem{comp, absolute_in(root, c.path),
+                               std::string(components::files::change_kind_name(c.kind)),
+                               c.attributes});
+      continue;
     }
+    if (!ra) continue;
+    components::ComponentSpec spec;
+    spec.name = ra->component;
+    spec.adapter = ra->adapter;
+    spec.category = ra->category;
+    spec.paths = ra->paths.empty() ? std::vector<std::string>{ra->component} : ra->paths;
+    spec.exclude = ra->exclude;
+    components::Adapter* adapter = components::find_adapter(spec.adapter);
+    if (!adapter)
+      return fail(
+          Error::invalid_state("component {}: adapter '{}' is not available", comp, spec.adapter));
+    REWIND_ASSIGN_OR_RETURN(ChunkId m, ChunkId::parse(ra->manifest));
+    REWIND_ASSIGN_OR_RETURN(auto changes, adapter->diff_live(ctx, spec, m, dopts.content));
+    for (auto& c : changes)
+      out.push_back(DiffItem{comp, std::move(c.path), std::move(c.kind), std::move(c.attributes)});
   }
   return out;
 }
@@ -296,7 +401,8 @@ Result<RestoreReport> RecoveryPointManager::restore(const RestoreRequest& req,
   std::vector<Work> work;
   std::set<std::string> matched;
   for (const auto& s : snaps) {
-    const std::string& comp = s.paths.empty() ? s.component : s.paths[0];
+    const std::string comp = components::component_root(
+        s.paths.empty() ? std::vector<std::string>{s.component} : s.paths);
     if (want.empty()) {
       work.push_back(Work{&s, {}});
       continue;
@@ -364,8 +470,9 @@ Result<RestoreReport> RecoveryPointManager::restore(const RestoreRequest& req,
   report.id = id;
   for (size_t i = 0; i < work.size(); ++i) {
     components::files::RestoreOptions ro;
-    ro.component_path =
-        work[i].snap->paths.empty() ? work[i].snap->component : work[i].snap->paths[0];
+    ro.component_path = components::component_root(
+        work[i].snap->paths.empty() ? std::vector<std::string>{work[i].snap->component}
+                                    : work[i].snap->paths);
     ro.target_root = target;
     ro.select = work[i].select;
     ro.threads = std::max(1, opts_.threads);
@@ -385,7 +492,8 @@ Status RecoveryPointManager::dump(const std::string& id, const std::string& path
   REWIND_ASSIGN_OR_RETURN(auto repo, open_repo(false, ""));
   REWIND_ASSIGN_OR_RETURN(auto snaps, repo->catalog().snapshots(n));
   for (const auto& s : snaps) {
-    const std::string& comp = s.paths.empty() ? s.component : s.paths[0];
+    const std::string comp = components::component_root(
+        s.paths.empty() ? std::vector<std::string>{s.component} : s.paths);
     auto rel = relative_to(comp, abs);
     if (!rel) continue;
     REWIND_ASSIGN_OR_RETURN(ChunkId m, ChunkId::parse(s.manifest));

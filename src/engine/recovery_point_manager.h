@@ -3,35 +3,64 @@
 // and the adapters. The facade (system/) forwards to it.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
+#include <vector>
 
+#include "components/adapter.h"
 #include "io/fs.h"
 #include "rewind/rollback_system.h"
 #include "store/repository.h"
 
 namespace rwd::engine {
 
+// What the configuration gives the engine (system/ loads it).
+struct Environment {
+  std::vector<components::ComponentSpec> components;  // in dependency order
+  // Service commands: argv templates, "{service}" replaced by the name.
+  std::vector<std::string> service_stop;
+  std::vector<std::string> service_start;
+  std::chrono::milliseconds service_timeout = std::chrono::minutes(5);
+};
+
 class RecoveryPointManager {
  public:
-  RecoveryPointManager(io::Fs& fs, SystemOptions opts) : fs_(fs), opts_(std::move(opts)) {}
+  RecoveryPointManager(io::Fs& fs, SystemOptions opts, Environment env)
+      : fs_(fs), opts_(std::move(opts)), env_(std::move(env)) {}
 
   Result<CreateReport> create(const CreateOptions& req, ProgressObserver& obs);
   Result<std::vector<RecoveryPointInfo>> list();
   Result<RecoveryPointInfo> get(const std::string& id);
   Result<int64_t> resolve(const std::string& id);
   Result<std::vector<DiffItem>> diff(const std::string& id, const std::optional<std::string>& id2,
-                                     ProgressObserver& obs);
+                                     ProgressObserver& obs, const DiffOptions& opts);
   Result<RestoreReport> restore(const RestoreRequest& req, ProgressObserver& obs);
   Result<VerifyReport> verify(bool read_data, ProgressObserver& obs);
   Status dump(const std::string& id, const std::string& path, int out_fd);
   Result<RepairReport> repair(ProgressObserver& obs);
+  Status modify(const std::string& id, const PointChanges& changes);
   const SystemOptions& options() const { return opts_; }
+  const Environment& environment() const { return env_; }
+
+  // For the engine: the repository, opened for reading or as the writer.
+  Result<std::unique_ptr<store::Repository>> open_repo(bool write, const std::string& op);
+  // Takes a recovery point of `specs` into an open (writer) repository.
+  Result<CreateReport> capture_into(store::Repository& repo,
+                                    const std::vector<components::ComponentSpec>& specs,
+                                    catalog::PointRow meta, ProgressObserver& obs);
+  // kSystemInInvalidState when an operation's journal is unfinished.
+  static Status refuse_unfinished(store::Repository& repo);
+  // Resolves an ID against an open repository.
+  static Result<int64_t> resolve_in(store::Repository& repo, const std::string& id);
 
  private:
-  Result<std::unique_ptr<store::Repository>> open_repo(bool write, const std::string& op);
+  Result<std::vector<components::ComponentSpec>> specs_for(const CreateOptions& req) const;
+  Status run_hook(const components::ComponentSpec& spec, const char* which,
+                  const std::vector<std::string>& argv);
   io::Fs& fs_;
   SystemOptions opts_;
+  Environment env_;
 };
 
 }  // namespace rwd::engine

@@ -33,7 +33,8 @@ json point_to_json(const catalog::PointRow& p) {
 json snapshot_to_json(const catalog::SnapshotRow& s) {
   return json{{"component", s.component}, {"adapter", s.adapter},   {"category", s.category},
               {"paths", s.paths},         {"manifest", s.manifest}, {"entries", s.entries},
-              {"size", s.size},           {"stored", s.stored},     {"added", s.added}};
+              {"size", s.size},           {"stored", s.stored},     {"added", s.added},
+              {"exclude", s.exclude}};
 }
 
 std::string random_hex(size_t n) {
@@ -578,6 +579,7 @@ Result<RootRecord> Repository::parse_root_record(const std::string& file, std::s
       row.size = s.at("size").get<uint64_t>();
       row.stored = s.at("stored").get<uint64_t>();
       row.added = s.at("added").get<uint64_t>();
+      if (s.contains("exclude")) row.exclude = s.at("exclude").get<std::vector<std::string>>();
       if (!ChunkId::parse(row.manifest)) return bad("bad manifest id");
       rec.snapshots.push_back(std::move(row));
     }

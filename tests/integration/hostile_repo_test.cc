@@ -275,8 +275,8 @@ TEST_F(Hostile, SizeMismatchIsRefused) {
     ASSERT_TRUE(next.has_value());
     catalog::PointRow point;
     point.id = *next;
-    catalog::SnapshotRow row{point.id,       "/data", "files", "other", {"/data"},
-                             root->to_hex(), 2,       1 << 20, 0,       0};
+    catalog::SnapshotRow row{point.id, "/data", "files", "other", {"/data"}, root->to_hex(),
+                             2,        1 << 20, 0,       0,       {}};
     ASSERT_TRUE((*repo)->commit_point(w, point, {row}).has_value());
   }
   repo->reset();

@@ -148,6 +148,8 @@ std::string_view change_kind_name(ChangeKind k) {
       return "metadata";
     case ChangeKind::kType:
       return "type";
+    case ChangeKind::kDamaged:
+      return "damaged";
   }
   return "?";
 }
@@ -185,6 +187,11 @@ std::optional<Change> compare(const std::vector<Entry>& all_a, const Entry& a,
   if (da.flags != db.flags) c.attributes.push_back("flags");
   if ((a.type == EntryType::kHardlink) != (b.type == EntryType::kHardlink))
     c.attributes.push_back("links");
+  // Other content under the same size and mtime: nobody wrote it through the
+  // file system's front door (bit rot, a write beneath it).
+  if (c.kind == ChangeKind::kContent && ta == EntryType::kFile && c.attributes.empty() &&
+      da.size == db.size)
+    c.kind = ChangeKind::kDamaged;
   if (c.kind == ChangeKind::kMetadata && c.attributes.empty()) return std::nullopt;
   return c;
 }
@@ -211,7 +218,8 @@ std::vector<Change> diff_manifests(const std::vector<Entry>& a, const std::vecto
 }
 
 Result<std::vector<Change>> diff_live(io::Fs& fs, const std::vector<Entry>& snapshot,
-                                      const CaptureOptions& opts, ProgressObserver& obs) {
+                                      const CaptureOptions& opts, ProgressObserver& obs,
+                                      bool content_always) {
   store::Chunker chunker(opts.chunker);
   ContentFn content = [&](int fd, const std::vector<store::Extent>& extents, bool sparse,
                           uint64_t size) -> Result<std::vector<ChunkRef>> {
@@ -223,13 +231,52 @@ Result<std::vector<Change>> diff_live(io::Fs& fs, const std::vector<Entry>& snap
         }));
     return refs;
   };
-  Walker walker(fs, opts, content, &snapshot, obs, "diff");
+  Walker walker(fs, opts, content, content_always ? nullptr : &snapshot, obs, "diff");
   std::vector<Entry> live;
   REWIND_TRY(walker.run([&](Entry&& e) {
     live.push_back(std::move(e));
     return ok();
   }));
   return diff_manifests(snapshot, live);
+}
+
+Result<RollbackPlan> plan_rollback(io::Fs& fs, const std::vector<Entry>& snapshot,
+                                   const CaptureOptions& opts, bool incremental,
+                                   ProgressObserver& obs) {
+  RollbackPlan plan;
+  auto changes = diff_live(fs, snapshot, opts, obs, incremental);
+  if (!changes) {
+    if (changes.error().code() != ErrorCode::kNotFound) return fail(changes.error());
+    // The component's root is gone: everything is added.
+    plan.missing = true;
+    changes = std::vector<Change>{};
+  }
+  std::unordered_map<std::string_view, const Entry*> by_path;
+  for (const Entry& e : snapshot) by_path.emplace(e.path, &e);
+  std::unordered_set<std::string_view> changed, added;
+  for (const Change& c : *changes) {
+    if (c.kind == ChangeKind::kAdded)
+      plan.remove.push_back(c.path);
+    else if (c.kind == ChangeKind::kRemoved)
+      added.insert(c.path);
+    else
+      changed.insert(c.path);
+  }
+  std::reverse(plan.remove.begin(), plan.remove.end());  // deepest first
+  for (const Entry& e : snapshot) {
+    bool is_added = plan.missing || added.contains(e.path);
+    bool write = is_added || !incremental || changed.contains(e.path);
+    if (!write) continue;
+    (is_added ? plan.add : plan.replace).push_back(e.path);
+    const Entry* d = &e;
+    if (e.type == EntryType::kHardlink && e.link_index < snapshot.size())
+      d = &snapshot[e.link_index];
+    if (d->type == EntryType::kFile) {
+      ++plan.files;
+      plan.bytes += d->size;
+    }
+  }
+  return plan;
 }
 
 }  // namespace rwd::components::files

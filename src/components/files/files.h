@@ -39,6 +39,12 @@ struct CaptureOptions {
   // The repository directory, never captured.
   uint64_t repo_dev = 0;
   uint64_t repo_ino = 0;
+  // Report rewind's own ".rw-tmp-*" leftovers as entries (a rollback plans
+  // to remove them); capture never does.
+  bool temp_leftovers = false;
+  // When not empty: only these absolute paths (and the directories on the
+  // way to them) are walked; `path` is their common ancestor.
+  std::vector<std::string> include;
 };
 
 struct CaptureResult {
@@ -59,10 +65,15 @@ struct RestoreOptions {
   std::string component_path;  // absolute path within the system root ("/etc")
   std::string target_root;     // directory that stands for the system root (in place: the root)
   std::vector<std::string> select;  // component-relative paths; empty = everything
+  // When set: exactly these entries (component-relative), not their
+  // subtrees; their directories are only made when missing. Hard-link
+  // groups are restored whole. Overrides `select`.
+  std::optional<std::vector<std::string>> exact;
   int threads = 2;
 };
 
 struct RestoreResult {
+  uint64_t removed = 0;  // live entries a rollback removed
   uint64_t files = 0;
   uint64_t bytes = 0;
   uint64_t entries = 0;
@@ -75,7 +86,8 @@ Result<RestoreResult> restore(io::Fs& fs, store::Repository& repo,
                               const std::vector<store::Entry>& entries, const RestoreOptions& opts,
                               ProgressObserver& obs);
 
-enum class ChangeKind { kAdded, kRemoved, kContent, kMetadata, kType };
+// kDamaged: other content under the same size and mtime.
+enum class ChangeKind { kAdded, kRemoved, kContent, kMetadata, kType, kDamaged };
 std::string_view change_kind_name(ChangeKind k);
 
 struct Change {
@@ -88,10 +100,40 @@ struct Change {
 std::vector<Change> diff_manifests(const std::vector<store::Entry>& a,
                                    const std::vector<store::Entry>& b);
 
-// Differences from a snapshot to the live tree (content compared by hash
-// where inode, size, mtime or ctime changed).
+// Differences from a snapshot to the live tree. Content is compared by hash
+// where inode, size, mtime or ctime changed, or for every file with
+// `content` (finds damage that left the metadata alone).
 Result<std::vector<Change>> diff_live(io::Fs& fs, const std::vector<store::Entry>& snapshot,
-                                      const CaptureOptions& opts, ProgressObserver& obs);
+                                      const CaptureOptions& opts, ProgressObserver& obs,
+                                      bool content = false);
+
+// What a rollback does to one component's live tree. Paths are
+// component-relative.
+struct RollbackPlan {
+  std::vector<std::string> replace;  // present in both and written again
+  std::vector<std::string> add;      // in the snapshot, missing from the live tree
+  std::vector<std::string> remove;   // live, not in the snapshot; deepest first
+  uint64_t bytes = 0;                // file content to write
+  uint64_t files = 0;                // regular files to write
+  bool missing = false;              // the component's root itself is gone
+};
+
+// Plans a rollback of the live tree to `snapshot`. Not `incremental`: every
+// entry of the snapshot is written again; `incremental`: only those whose
+// content (hashed, whatever the metadata says), type or metadata differ.
+// Either way the live entries the snapshot lacks (and ".rw-tmp-*" leftovers)
+// are removed.
+Result<RollbackPlan> plan_rollback(io::Fs& fs, const std::vector<store::Entry>& snapshot,
+                                   const CaptureOptions& opts, bool incremental,
+                                   ProgressObserver& obs);
+
+// Carries out a plan: removes `plan.remove` (directories only when empty:
+// one that still holds excluded entries is kept, with a warning), then
+// restores the rest.
+Result<RestoreResult> apply_rollback(io::Fs& fs, store::Repository& repo,
+                                     const std::vector<store::Entry>& snapshot,
+                                     const RollbackPlan& plan, bool incremental,
+                                     const RestoreOptions& opts, ProgressObserver& obs);
 
 // Copies one file's content to `out_fd` (dump).
 Status write_content(io::Fs& fs, store::Repository& repo, const store::Entry& e, int out_fd);

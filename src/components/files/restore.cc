@@ -112,7 +112,45 @@ Status Restorer::plan() {
   const size_t n = entries_.size();
   selected_.assign(n, 0);
   created_.assign(n, 0);
-  if (opts_.select.empty()) {
+  if (opts_.exact) {
+    std::unordered_map<std::string_view, size_t> index;
+    for (size_t i = 0; i < n; ++i) index.emplace(entries_[i].path, i);
+    std::vector<size_t> picked;
+    for (const std::string& p : *opts_.exact)
+      if (auto it = index.find(p); it != index.end()) picked.push_back(it->second);
+    // A hard link is only equal to the point with its whole group.
+    std::unordered_map<uint64_t, std::vector<size_t>> groups;
+    for (size_t i = 0; i < n; ++i)
+      if (entries_[i].type == EntryType::kHardlink) groups[entries_[i].link_index].push_back(i);
+    for (size_t k = 0; k < picked.size(); ++k) {
+      size_t i = picked[k];
+      size_t head = entries_[i].type == EntryType::kHardlink ? entries_[i].link_index : i;
+      if (head >= n) continue;
+      auto mark = [&](size_t j) {
+        if (selected_[j] != 1) {
+          selected_[j] = 1;
+          if (j != i) picked.push_back(j);
+        }
+      };
+      selected_[i] = 1;
+      mark(head);
+      if (auto g = groups.find(head); g != groups.end())
+        for (size_t j : g->second) mark(j);
+    }
+    // Their directories, to be made only when missing.
+    for (size_t i = 0; i < n; ++i) {
+      if (selected_[i] != 1) continue;
+      std::string_view p = entries_[i].path;
+      while (!p.empty()) {
+        size_t slash = p.rfind('/');
+        p = slash == std::string_view::npos ? std::string_view() : p.substr(0, slash);
+        auto it = index.find(p);
+        if (it == index.end() || selected_[it->second] != 0) break;
+        selected_[it->second] = 2;
+      }
+      if (i != 0 && selected_[0] == 0) selected_[0] = 2;
+    }
+  } else if (opts_.select.empty()) {
     std::fill(selected_.begin(), selected_.end(), 1);
   } else {
     bool any = false;
@@ -591,6 +629,78 @@ Result<RestoreResult> restore(io::Fs& fs, store::Repository& repo,
                               ProgressObserver& obs) {
   Restorer r(fs, repo, entries, opts, obs);
   return r.run();
+}
+
+namespace {
+
+// Removes one live entry named by its component-relative path: files,
+// links and specials are unlinked, directories removed only when empty.
+// Never follows a symlink: the parent is opened beneath the root with
+// RESOLVE_NO_SYMLINKS and the name is acted on relative to it.
+Status remove_live(io::Fs& fs, int rootfd, const std::string& comp_rel, const std::string& path,
+                   std::vector<std::string>& warnings) {
+  std::string full = comp_rel.empty() ? path : (path.empty() ? comp_rel : comp_rel + "/" + path);
+  size_t slash = full.rfind('/');
+  std::string parent = slash == std::string::npos ? "." : full.substr(0, slash);
+  std::string name = slash == std::string::npos ? full : full.substr(slash + 1);
+  auto dir = fs.open_beneath(rootfd, parent, O_RDONLY | O_DIRECTORY);
+  if (!dir) {
+    if (dir.error().code() == ErrorCode::kNotFound) return ok();  // gone already
+    return fail(dir.error());
+  }
+  auto st = fs.stat_at(dir->get(), name);
+  if (!st) return st.error().code() == ErrorCode::kNotFound ? ok() : fail(st.error());
+  uint32_t type = st->mode & S_IFMT;
+  if (type == S_IFREG || type == S_IFDIR) {
+    // chattr +i / +a refuse the unlink: clear them first.
+    auto fd =
+        fs.open_at(dir->get(), name, O_RDONLY | O_NONBLOCK | (type == S_IFDIR ? O_DIRECTORY : 0));
+    if (fd) {
+      auto fl = fs.get_flags(fd->get());
+      if (fl && (*fl & kSpecialFlags) != 0)
+        REWIND_TRY(fs.set_flags(fd->get(), *fl & ~kSpecialFlags));
+    }
+  }
+  Status rm = fs.unlink_at(dir->get(), name, type == S_IFDIR ? AT_REMOVEDIR : 0);
+  if (!rm) {
+    if (type == S_IFDIR &&
+        (rm.error().sys_errno() == ENOTEMPTY || rm.error().sys_errno() == EEXIST)) {
+      warnings.push_back(fmt::format("'{}' kept: it holds entries the component excludes", path));
+      return ok();
+    }
+    if (rm.error().code() == ErrorCode::kNotFound) return ok();
+    return fail(rm.error());
+  }
+  return ok();
+}
+
+}  // namespace
+
+Result<RestoreResult> apply_rollback(io::Fs& fs, store::Repository& repo,
+                                     const std::vector<Entry>& snapshot, const RollbackPlan& plan,
+                                     bool incremental, const RestoreOptions& opts,
+                                     ProgressObserver& obs) {
+  RestoreResult out;
+  std::vector<std::string> warnings;
+  if (!plan.remove.empty()) {
+    REWIND_ASSIGN_OR_RETURN(io::Fd root, fs.open_path(opts.target_root, O_RDONLY | O_DIRECTORY));
+    std::string comp_rel = opts.component_path == "/" ? "" : opts.component_path.substr(1);
+    for (const std::string& p : plan.remove)
+      REWIND_TRY(remove_live(fs, root.get(), comp_rel, p, warnings));
+    REWIND_TRY(fs.syncfs(root.get()));
+  }
+  RestoreOptions ro = opts;
+  if (incremental) {
+    std::vector<std::string> exact = plan.replace;
+    exact.insert(exact.end(), plan.add.begin(), plan.add.end());
+    ro.exact = std::move(exact);
+  }
+  if (!ro.exact || !ro.exact->empty()) {
+    REWIND_ASSIGN_OR_RETURN(out, restore(fs, repo, snapshot, ro, obs));
+  }
+  out.removed = plan.remove.size();
+  for (auto& w : warnings) out.warnings.push_back(std::move(w));
+  return out;
 }
 
 Status write_content(io::Fs& fs, store::Repository& repo, const Entry& e, int out_fd) {

@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "io/durable.h"
+
 namespace rwd::components::files {
 
 using store::Entry;
@@ -321,7 +323,16 @@ Status Walker::walk_dir(int dirfd, const std::string& rel, const std::string& ab
       continue;
     }
     bool dir = fmt_bits == S_IFDIR;
-    if (excluded(cabs, dir)) continue;
+    bool leftover =
+        opts_.temp_leftovers && !dir && std::string_view(de.name).starts_with(io::kTempPrefix);
+    if (!leftover && excluded(cabs, dir)) continue;
+    if (!opts_.include.empty()) {
+      // Only the component's paths and the directories on the way to them.
+      bool keep = false;
+      for (const std::string& inc : opts_.include)
+        if (store::path_within(cabs, inc) || (dir && store::path_within(inc, cabs))) keep = true;
+      if (!keep) continue;
+    }
     if (dir && opts_.repo_ino != 0 && st->dev == opts_.repo_dev && st->ino == opts_.repo_ino)
       continue;
     Entry e;

@@ -1,0 +1,118 @@
+// SPDX-License-Identifier: Apache-2.0
+// The adapter seam (DESIGN.md "The adapter seam"): every kind of component
+// captures into the store, describes what differs between a snapshot and
+// the live system, plans and applies a restore (whole, incremental, or a
+// selection), validates that every chunk a restore needs is intact, and
+// names the services to stop while it is restored. A new kind is one folder
+// under components/ and one line in registry.cc.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "io/fs.h"
+#include "rewind/progress.h"
+#include "store/manifest.h"
+#include "store/repository.h"
+
+namespace rwd::components {
+
+// One component as the engine sees it: from the configuration, or from a
+// snapshot's own record (ad-hoc `--path` components).
+struct ComponentSpec {
+  std::string name;
+  std::string adapter = "files";
+  std::string category = "other";
+  std::vector<std::string> paths;    // absolute within the system root, normalized
+  std::vector<std::string> exclude;  // patterns
+  std::vector<std::string> depends_on;
+  std::vector<std::string> services;
+  bool critical = false;
+  std::vector<std::string> pre_capture;
+  std::vector<std::string> post_capture;
+};
+
+struct Context {
+  io::Fs& fs;
+  store::Repository& repo;
+  std::string system_root;
+  ProgressObserver& obs;
+  int threads = 2;
+};
+
+struct Captured {
+  store::ChunkId manifest;
+  uint64_t entries = 0;
+  uint64_t size = 0;
+  uint64_t stored = 0;
+  uint64_t files_read = 0;
+  uint64_t bytes_read = 0;
+  std::vector<std::string> warnings;
+};
+
+struct Change {
+  std::string path;  // absolute within the system root, or a key for non-file adapters
+  std::string kind;  // added, removed, content, metadata, type
+  std::vector<std::string> attributes;
+};
+
+// A restore planned against the live system. Lists are absolute paths (or
+// keys); `remove` holds what the live system has and the snapshot lacks.
+struct Plan {
+  std::vector<std::string> replace;
+  std::vector<std::string> add;
+  std::vector<std::string> remove;
+  uint64_t bytes = 0;  // content to write
+  uint64_t files = 0;
+  bool incremental = false;
+  bool remove_extra = true;               // a rollback removes; a restore does not
+  std::vector<store::Entry> entries;      // the snapshot's manifest
+  std::vector<std::string> select;        // component-relative selection of a restore
+  std::shared_ptr<const void> adapter_data;  // whatever else the adapter keeps
+};
+
+struct Applied {
+  uint64_t files = 0;
+  uint64_t bytes = 0;
+  uint64_t entries = 0;
+  uint64_t removed = 0;
+  std::vector<std::string> warnings;
+};
+
+class Adapter {
+ public:
+  virtual ~Adapter() = default;
+  virtual std::string_view name() const = 0;
+  virtual Result<Captured> capture(Context& ctx, const ComponentSpec& spec,
+                                   store::ChunkWriter& writer,
+                                   const std::optional<store::ChunkId>& previous) = 0;
+  // Differences from the snapshot to the live system; `content` compares
+  // content by hash even where the metadata is unchanged.
+  virtual Result<std::vector<Change>> diff_live(Context& ctx, const ComponentSpec& spec,
+                                                const store::ChunkId& manifest, bool content) = 0;
+  // What a rollback (or, with remove_extra false, a restore of `select`)
+  // would do. Changes nothing.
+  virtual Result<Plan> plan(Context& ctx, const ComponentSpec& spec, const store::ChunkId& manifest,
+                            bool incremental, bool remove_extra,
+                            const std::vector<std::string>& select) = 0;
+  // Reads and hash-checks every chunk the plan needs; kCorruptedData names
+  // the first one missing or damaged.
+  virtual Status validate(Context& ctx, const Plan& plan) = 0;
+  virtual Result<Applied> apply(Context& ctx, const ComponentSpec& spec, const Plan& plan) = 0;
+  virtual std::vector<std::string> services(const ComponentSpec& spec) const {
+    return spec.services;
+  }
+};
+
+// The adapter for a kind ("files"), or nullptr.
+Adapter* find_adapter(std::string_view kind);
+// The kinds this build knows.
+std::vector<std::string> adapter_kinds();
+
+// The directory a files-like component is rooted at: its one path, or the
+// common ancestor of several.
+std::string component_root(const std::vector<std::string>& paths);
+
+}  // namespace rwd::components

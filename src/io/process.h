@@ -1,0 +1,32 @@
+// SPDX-License-Identifier: Apache-2.0
+// Running other programs (service commands, pre/post-capture hooks): the
+// process part of the io seam. A command runs in its own process group with a
+// time limit; on timeout the group gets SIGTERM, then SIGKILL after a grace
+// period.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "rewind/result.h"
+
+namespace rwd::io {
+
+struct ProcessResult {
+  int exit_code = -1;      // the exit status, or -1 when killed by a signal
+  int signal = 0;          // the signal that ended it, if any
+  bool timed_out = false;  // ended by rewind because it ran out of time
+  std::string output;      // stdout and stderr, the first 64 KiB
+};
+
+// Runs argv (searched in PATH). Errors: kUsage for an empty argv, kNotFound
+// when the program does not exist, kPermissionDenied when it cannot be run.
+Result<ProcessResult> run_process(const std::vector<std::string>& argv,
+                                  std::chrono::milliseconds timeout,
+                                  std::chrono::milliseconds grace = std::chrono::seconds(5));
+
+// "exited with status 3", "killed by signal 9", "timed out after 5s".
+std::string describe(const ProcessResult& r);
+
+}  // namespace rwd::io
