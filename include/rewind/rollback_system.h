@@ -109,6 +109,8 @@ struct RestoreRequest {
 
 struct RestoreReport {
   int64_t id = 0;
+  int64_t operation = 0;  // in place: the operation, and
+  int64_t safety = 0;     // the safety point taken before
   uint64_t files = 0;
   uint64_t bytes = 0;
   uint64_t entries = 0;

@@ -17,7 +17,8 @@ Command config_command() {
             "validate",
             "Load the configuration (or FILE), report the first error with its file, line and "
             "key, and print the components in dependency order");
-        v->add_option("FILE", o->path, "Configuration file (default: --config, or ROOT/etc/rewind/rewind.toml)");
+        v->add_option("FILE", o->path,
+                      "Configuration file (default: --config, or ROOT/etc/rewind/rewind.toml)");
         *validate = v;
       },
       [o](const Globals& gl) {
@@ -35,10 +36,14 @@ Command config_command() {
         if (gl.out.json) {
           json arr = json::array();
           for (const auto& c : comps)
-            arr.push_back(json{{"name", c.name},         {"adapter", c.adapter},
-                               {"category", c.category}, {"paths", c.paths},
-                               {"exclude", c.exclude},   {"depends_on", c.depends_on},
-                               {"services", c.services}, {"critical", c.critical},
+            arr.push_back(json{{"name", c.name},
+                               {"adapter", c.adapter},
+                               {"category", c.category},
+                               {"paths", c.paths},
+                               {"exclude", c.exclude},
+                               {"depends_on", c.depends_on},
+                               {"services", c.services},
+                               {"critical", c.critical},
                                {"origin", c.origin}});
           print_json(json{{"valid", true},
                           {"files", files},
@@ -46,7 +51,8 @@ Command config_command() {
                           {"components", arr}});
           return 0;
         }
-        std::printf("configuration is valid (%s)\n", fmt::format("{}", fmt::join(files, ", ")).c_str());
+        std::printf("configuration is valid (%s)\n",
+                    fmt::format("{}", fmt::join(files, ", ")).c_str());
         std::printf("repository: %s\n", (*sys)->options().repository.c_str());
         std::printf("components, in dependency order:\n");
         int n = 0;

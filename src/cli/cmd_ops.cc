@@ -30,8 +30,7 @@ std::string bar(double percent) {
 Command recover_command() {
   auto o = std::make_shared<CommandOptions>();
   return Command{
-      "recover",
-      "Finish or revert an operation that was interrupted (safe to run at every boot)",
+      "recover", "Finish or revert an operation that was interrupted (safe to run at every boot)",
       [](CLI::App&) {},
       [o](const Globals& gl) {
         auto sys = RollbackSystem::open(system_options(gl));
@@ -46,9 +45,12 @@ Command recover_command() {
             json comps = json::array();
             for (const auto& c : rep.components)
               comps.push_back(json{{"name", c.name}, {"result", c.result}, {"message", c.message}});
-            arr.push_back(json{{"operation", rep.operation}, {"point", rep.point},
-                               {"safety", rep.safety},       {"state", rep.state},
-                               {"message", rep.message},     {"components", comps}});
+            arr.push_back(json{{"operation", rep.operation},
+                               {"point", rep.point},
+                               {"safety", rep.safety},
+                               {"state", rep.state},
+                               {"message", rep.message},
+                               {"components", comps}});
           }
           print_json(json{{"recovered", arr}});
           return 0;
@@ -134,8 +136,9 @@ Command cancel_command() {
         if (gl.out.json)
           print_json(json{{"cancel_requested", true}});
         else if (!gl.out.quiet)
-          std::printf("cancel requested; the operation reverts at its next step (see `rewind "
-                      "status`)\n");
+          std::printf(
+              "cancel requested; the operation reverts at its next step (see `rewind "
+              "status`)\n");
         return 0;
       }};
 }

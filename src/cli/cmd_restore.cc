@@ -32,12 +32,18 @@ Command restore_command() {
                           {"entries", r->entries},
                           {"files", r->files},
                           {"bytes", r->bytes},
+                          {"operation", r->operation == 0 ? json(nullptr) : json(r->operation)},
+                          {"safety", r->safety == 0 ? json(nullptr) : json(r->safety)},
                           {"warnings", r->warnings}});
         else if (!gl.out.quiet)
           std::fprintf(stderr, "restored %llu entries (%llu files, %s) from recovery point %lld\n",
                        static_cast<unsigned long long>(r->entries),
                        static_cast<unsigned long long>(r->files), human_bytes(r->bytes).c_str(),
                        static_cast<long long>(r->id));
+        if (!gl.out.json && !gl.out.quiet && r->safety != 0)
+          std::fprintf(stderr,
+                       "safety point %lld holds the state before (`rewind undo` returns to it)\n",
+                       static_cast<long long>(r->safety));
         for (const auto& w : r->warnings)
           if (!gl.out.json) std::fprintf(stderr, "warning: %s\n", w.c_str());
         return 0;

@@ -1,9 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // rewind rollback, rewind undo
+#include <fmt/ranges.h>
 #include <signal.h>
 #include <unistd.h>
-
-#include <fmt/ranges.h>
 
 #include <iostream>
 
@@ -25,7 +24,7 @@ class SignalCancel {
  public:
   explicit SignalCancel(CancelToken& t) {
     g_cancel = &t;
-    struct sigaction sa{};
+    struct sigaction sa {};
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
     ::sigaction(SIGINT, &sa, &old_int_);
@@ -38,21 +37,26 @@ class SignalCancel {
   }
 
  private:
-  struct sigaction old_int_{};
-  struct sigaction old_term_{};
+  struct sigaction old_int_ {};
+  struct sigaction old_term_ {};
 };
 
 json plan_json(const RollbackPlan& p) {
   json comps = json::array();
   for (const auto& c : p.components)
-    comps.push_back(json{{"name", c.name},         {"adapter", c.adapter},
-                         {"category", c.category}, {"critical", c.critical},
-                         {"depends_on", c.depends_on}, {"services", c.services},
-                         {"replace", c.replace},   {"add", c.add},
-                         {"remove", c.remove},     {"bytes", c.bytes},
+    comps.push_back(json{{"name", c.name},
+                         {"adapter", c.adapter},
+                         {"category", c.category},
+                         {"critical", c.critical},
+                         {"depends_on", c.depends_on},
+                         {"services", c.services},
+                         {"replace", c.replace},
+                         {"add", c.add},
+                         {"remove", c.remove},
+                         {"bytes", c.bytes},
                          {"files", c.files}});
-  return json{{"point", p.point}, {"scope", p.scope},   {"components", comps},
-              {"stop", p.stop},   {"start", p.start},   {"bytes", p.bytes}};
+  return json{{"point", p.point}, {"scope", p.scope}, {"components", comps},
+              {"stop", p.stop},   {"start", p.start}, {"bytes", p.bytes}};
 }
 
 void print_plan(const RollbackPlan& p, bool verbose) {
@@ -156,8 +160,12 @@ int print_rollback_report(const Globals& gl, const RollbackReport& r) {
   if (gl.out.json) {
     json comps = json::array();
     for (const auto& c : r.components)
-      comps.push_back(json{{"name", c.name},       {"result", c.result}, {"message", c.message},
-                           {"files", c.files},     {"bytes", c.bytes},   {"removed", c.removed}});
+      comps.push_back(json{{"name", c.name},
+                           {"result", c.result},
+                           {"message", c.message},
+                           {"files", c.files},
+                           {"bytes", c.bytes},
+                           {"removed", c.removed}});
     json j{{"operation", r.operation == 0 ? json(nullptr) : json(r.operation)},
            {"point", r.point},
            {"safety", r.safety == 0 ? json(nullptr) : json(r.safety)},
@@ -181,7 +189,7 @@ int print_rollback_report(const Globals& gl, const RollbackReport& r) {
   for (const auto& w : r.warnings) std::fprintf(stderr, "rewind: warning: %s\n", w.c_str());
   if (!gl.out.quiet || code != 0) {
     FILE* out = code == 0 ? stdout : stderr;
-    std::fprintf(out, "operation %lld: rollback to recovery point %lld %s", 
+    std::fprintf(out, "operation %lld: rollback to recovery point %lld %s",
                  static_cast<long long>(r.operation), static_cast<long long>(r.point),
                  r.state.c_str());
     if (r.safety != 0)
@@ -190,11 +198,10 @@ int print_rollback_report(const Globals& gl, const RollbackReport& r) {
     std::fprintf(out, "\n");
     for (const auto& c : r.components)
       std::fprintf(out, "  %-20s %-9s %s\n", c.name.c_str(), c.result.c_str(),
-                   c.result == "restored"
-                       ? fmt::format("{} files, {}, {} removed", c.files, human_bytes(c.bytes),
-                                     c.removed)
-                             .c_str()
-                       : c.message.c_str());
+                   c.result == "restored" ? fmt::format("{} files, {}, {} removed", c.files,
+                                                        human_bytes(c.bytes), c.removed)
+                                                .c_str()
+                                          : c.message.c_str());
     if (!r.message.empty()) std::fprintf(out, "%s\n", r.message.c_str());
     if (r.error && code != 0) std::fprintf(stderr, "rewind: %s\n", r.error->message().c_str());
   }

@@ -67,9 +67,9 @@ struct Plan {
   uint64_t bytes = 0;  // content to write
   uint64_t files = 0;
   bool incremental = false;
-  bool remove_extra = true;               // a rollback removes; a restore does not
-  std::vector<store::Entry> entries;      // the snapshot's manifest
-  std::vector<std::string> select;        // component-relative selection of a restore
+  bool remove_extra = true;                  // a rollback removes; a restore does not
+  std::vector<store::Entry> entries;         // the snapshot's manifest
+  std::vector<std::string> select;           // component-relative selection of a restore
   std::shared_ptr<const void> adapter_data;  // whatever else the adapter keeps
 };
 

@@ -204,7 +204,7 @@ Status RecoveryPointManager::run_hook(const components::ComponentSpec& spec, con
 
 Result<CreateReport> RecoveryPointManager::capture_into(
     store::Repository& repo, const std::vector<components::ComponentSpec>& specs,
-    catalog::PointRow p, ProgressObserver& obs) {
+    catalog::PointRow p, ProgressObserver& obs, bool use_cache) {
   REWIND_TRY(repo.check_free_space(0));
   REWIND_TRY(repo.load_index());
   REWIND_ASSIGN_OR_RETURN(int64_t id, repo.next_point_id());
@@ -228,7 +228,7 @@ Result<CreateReport> RecoveryPointManager::capture_into(
       return fail(Error::usage("component {}: adapter '{}' is not available in this build",
                                spec.name, spec.adapter));
     std::optional<ChunkId> prev;
-    if (auto it = previous.find(spec.name); it != previous.end()) prev = it->second;
+    if (auto it = previous.find(spec.name); use_cache && it != previous.end()) prev = it->second;
     REWIND_TRY(run_hook(spec, "pre_capture", spec.pre_capture));
     auto res = adapter->capture(ctx, spec, writer, prev);
     Status post = run_hook(spec, "post_capture", spec.post_capture);

@@ -46,9 +46,11 @@ class RecoveryPointManager {
   // For the engine: the repository, opened for reading or as the writer.
   Result<std::unique_ptr<store::Repository>> open_repo(bool write, const std::string& op);
   // Takes a recovery point of `specs` into an open (writer) repository.
+  // Without `use_cache` every file is read, whatever its metadata says.
   Result<CreateReport> capture_into(store::Repository& repo,
                                     const std::vector<components::ComponentSpec>& specs,
-                                    catalog::PointRow meta, ProgressObserver& obs);
+                                    catalog::PointRow meta, ProgressObserver& obs,
+                                    bool use_cache = true);
   // kSystemInInvalidState when an operation's journal is unfinished.
   static Status refuse_unfinished(store::Repository& repo);
   // Resolves an ID against an open repository.

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "components/adapter.h"
+#include "components/files/walk.h"
 #include "io/process.h"
 #include "store/manifest.h"
 
@@ -39,11 +40,13 @@ struct JournalComponent {
   std::string state = "pending";
   std::string message;
   uint64_t files = 0, bytes = 0, removed = 0;
+  std::vector<std::string> select;  // a restore's selection (component-relative)
 };
 
 struct Journal {
   std::string scope;
   bool incremental = false;
+  bool remove_extra = true;  // a rollback removes what the point lacks; a restore does not
   bool cancelled = false;
   std::vector<JournalComponent> components;
   std::vector<std::string> stop, start;
@@ -53,8 +56,8 @@ struct Journal {
 };
 
 json spec_json(const ComponentSpec& s) {
-  return json{{"name", s.name},       {"adapter", s.adapter},   {"category", s.category},
-              {"paths", s.paths},     {"exclude", s.exclude},   {"depends_on", s.depends_on},
+  return json{{"name", s.name},         {"adapter", s.adapter},  {"category", s.category},
+              {"paths", s.paths},       {"exclude", s.exclude},  {"depends_on", s.depends_on},
               {"services", s.services}, {"critical", s.critical}};
 }
 
@@ -80,10 +83,12 @@ std::string journal_text(const Journal& jn) {
     j["files"] = c.files;
     j["bytes"] = c.bytes;
     j["removed"] = c.removed;
+    j["select"] = c.select;
     comps.push_back(j);
   }
   return json{{"scope", jn.scope},
               {"incremental", jn.incremental},
+              {"remove_extra", jn.remove_extra},
               {"cancelled", jn.cancelled},
               {"components", comps},
               {"stop", jn.stop},
@@ -101,6 +106,7 @@ Result<Journal> parse_journal(const std::string& text) {
     jn.scope = j.at("scope").get<std::string>();
     jn.incremental = j.at("incremental").get<bool>();
     jn.cancelled = j.value("cancelled", false);
+    jn.remove_extra = j.value("remove_extra", true);
     for (const auto& c : j.at("components")) {
       JournalComponent jc;
       jc.spec = spec_from(c);
@@ -109,6 +115,7 @@ Result<Journal> parse_journal(const std::string& text) {
       jc.files = c.value("files", uint64_t{0});
       jc.bytes = c.value("bytes", uint64_t{0});
       jc.removed = c.value("removed", uint64_t{0});
+      jc.select = c.value("select", std::vector<std::string>{});
       jn.components.push_back(std::move(jc));
     }
     jn.stop = j.at("stop").get<std::vector<std::string>>();
@@ -149,10 +156,10 @@ struct Band {
   double lo, hi;
 };
 constexpr Band kBands[] = {
-    {RollbackPhase::kInitializing, 0, 5},          {RollbackPhase::kCreatingRecoveryPoint, 5, 35},
-    {RollbackPhase::kSnapshotValidation, 35, 50},  {RollbackPhase::kComponentRollback, 50, 90},
-    {RollbackPhase::kServiceRestoration, 90, 96},  {RollbackPhase::kFinalization, 96, 100},
-    {RollbackPhase::kCompleted, 100, 100},         {RollbackPhase::kFailed, 100, 100},
+    {RollbackPhase::kInitializing, 0, 5},         {RollbackPhase::kCreatingRecoveryPoint, 5, 35},
+    {RollbackPhase::kSnapshotValidation, 35, 50}, {RollbackPhase::kComponentRollback, 50, 90},
+    {RollbackPhase::kServiceRestoration, 90, 96}, {RollbackPhase::kFinalization, 96, 100},
+    {RollbackPhase::kCompleted, 100, 100},        {RollbackPhase::kFailed, 100, 100},
 };
 
 class Tracker final : public ProgressObserver {
@@ -215,9 +222,9 @@ class Tracker final : public ProgressObserver {
     last_write_ = now;
     // A failed progress write costs only the display; the journal's own
     // writes are checked.
-    ignore_status(cat_->set_operation_progress(op_, std::string(phase_name(phase_)), percent_,
-                                               now_ns()),
-                  "progress display only");
+    ignore_status(
+        cat_->set_operation_progress(op_, std::string(phase_name(phase_)), percent_, now_ns()),
+        "progress display only");
     Progress q;
     q.operation = "rollback";
     q.phase = std::string(phase_name(phase_));
@@ -268,6 +275,16 @@ class DpkgLocks {
   std::vector<io::Fd> fds_;
 };
 
+// `path` relative to `root` when it lies beneath it ("" for the root itself).
+std::optional<std::string> relative_under(const std::string& root, const std::string& path) {
+  if (root == "/") return path == "/" ? std::string() : path.substr(1);
+  if (path == root) return std::string();
+  if (path.size() > root.size() && path.compare(0, root.size(), root) == 0 &&
+      path[root.size()] == '/')
+    return path.substr(root.size() + 1);
+  return std::nullopt;
+}
+
 bool covers_dpkg(const ComponentSpec& s) {
   return std::any_of(s.paths.begin(), s.paths.end(), [](const std::string& p) {
     return store::path_within("/var/lib/dpkg", p) || p == "/" ||
@@ -289,6 +306,10 @@ class Operation {
              std::max(1, points.options().threads)} {}
 
   Result<RollbackReport> run(const RollbackRequest& req, const std::string& kind);
+  // An in-place restore of `paths` (absolute; empty = everything): like a
+  // rollback with its safety point and journal, but it removes nothing.
+  Result<RollbackReport> run_restore(const std::string& id, const std::vector<std::string>& paths,
+                                     ProgressObserver& obs);
   Result<RollbackReport> recover(const catalog::OperationRow& row);
 
  private:
@@ -297,7 +318,10 @@ class Operation {
     components::Adapter* adapter = nullptr;
     ChunkId manifest;  // in the target point
     components::Plan plan;
+    std::vector<std::string> select;  // a restore's selection
   };
+  Result<RollbackReport> carry_out(int64_t point, const RollbackRequest& req,
+                                   const std::string& kind);
 
   Result<std::vector<Item>> select(int64_t point, const RollbackRequest& req);
   Status persist();
@@ -345,17 +369,19 @@ Result<std::vector<Operation::Item>> Operation::select(int64_t point, const Roll
     all.push_back(std::move(spec));
   }
   auto find = [&](const std::string& n) {
-    return std::find_if(all.begin(), all.end(), [&](const ComponentSpec& c) { return c.name == n; });
+    return std::find_if(all.begin(), all.end(),
+                        [&](const ComponentSpec& c) { return c.name == n; });
   };
   std::set<std::string> chosen;
-  bool all_of_them = req.scope == RollbackScope::kFull ||
-                     (req.scope == RollbackScope::kIncremental && req.components.empty() &&
-                      req.categories.empty());
+  bool all_of_them =
+      req.scope == RollbackScope::kFull || (req.scope == RollbackScope::kIncremental &&
+                                            req.components.empty() && req.categories.empty());
   if (req.scope == RollbackScope::kComponent && req.components.size() + req.categories.size() == 0)
     return fail(Error::usage("--scope component needs the component: -c NAME"));
   if (req.scope == RollbackScope::kComponent && req.components.size() > 1)
-    return fail(Error::usage("--scope component takes one component; use --scope partial for "
-                             "several"));
+    return fail(
+        Error::usage("--scope component takes one component; use --scope partial for "
+                     "several"));
   if (req.scope == RollbackScope::kPartial && req.components.empty() && req.categories.empty())
     return fail(Error::usage("--scope partial needs the components: -c NAME..."));
   if (req.scope == RollbackScope::kFull && !req.components.empty())
@@ -376,8 +402,8 @@ Result<std::vector<Operation::Item>> Operation::select(int64_t point, const Roll
           any = true;
         }
       if (!any)
-        return fail(Error::not_found("recovery point {} has no component of category '{}'", point,
-                                     cat));
+        return fail(
+            Error::not_found("recovery point {} has no component of category '{}'", point, cat));
     }
   }
   if (req.with_dependents) {
@@ -450,8 +476,7 @@ Status Operation::set_state(const std::string& state) {
 std::vector<std::string> expand(const std::vector<std::string>& tmpl, const std::string& service) {
   std::vector<std::string> out;
   for (std::string a : tmpl) {
-    for (size_t pos; (pos = a.find("{service}")) != std::string::npos;)
-      a.replace(pos, 9, service);
+    for (size_t pos; (pos = a.find("{service}")) != std::string::npos;) a.replace(pos, 9, service);
     out.push_back(std::move(a));
   }
   return out;
@@ -506,7 +531,7 @@ Status Operation::restore_one(size_t i, bool plan_again) {
   JournalComponent& jc = jn_.components[i];
   if (plan_again) {
     REWIND_ASSIGN_OR_RETURN(it.plan, it.adapter->plan(ctx_, it.spec, it.manifest, jn_.incremental,
-                                                      true, {}));
+                                                      jn_.remove_extra, jc.select));
     REWIND_TRY(it.adapter->validate(ctx_, it.plan));
   }
   jc.state = "started";
@@ -524,15 +549,16 @@ Status Operation::revert_one(size_t i) {
   Item& it = items_[i];
   JournalComponent& jc = jn_.components[i];
   if (row_.safety == 0)
-    return fail(Error::system_invalid("component {} changed, but there is no safety point to "
-                                      "revert it to",
-                                      it.spec.name));
+    return fail(
+        Error::system_invalid("component {} changed, but there is no safety point to "
+                              "revert it to",
+                              it.spec.name));
   REWIND_ASSIGN_OR_RETURN(auto snaps, repo_.catalog().snapshots(row_.safety));
   auto snap = std::find_if(snaps.begin(), snaps.end(),
                            [&](const auto& s) { return s.component == it.spec.name; });
   if (snap == snaps.end())
-    return fail(Error::system_invalid("safety point {} lacks component {}", row_.safety,
-                                      it.spec.name));
+    return fail(
+        Error::system_invalid("safety point {} lacks component {}", row_.safety, it.spec.name));
   REWIND_ASSIGN_OR_RETURN(ChunkId m, ChunkId::parse(snap->manifest));
   REWIND_ASSIGN_OR_RETURN(auto plan, it.adapter->plan(ctx_, it.spec, m, false, true, {}));
   REWIND_TRY(it.adapter->validate(ctx_, plan));
@@ -621,7 +647,8 @@ Result<RollbackReport> Operation::finish_components(bool plan_again) {
     double a = static_cast<double>(done_bytes) / static_cast<double>(total);
     done_bytes += items_[i].plan.bytes + 1;
     tracker_.share(a, static_cast<double>(done_bytes) / static_cast<double>(total));
-    Status st = restore_one(i, plan_again || (jc.state == "started" && items_[i].plan.entries.empty()));
+    Status st =
+        restore_one(i, plan_again || (jc.state == "started" && items_[i].plan.entries.empty()));
     if (st) continue;
     // The failure of a component: critical reverts everything, otherwise the
     // component alone goes back and its dependents are skipped.
@@ -631,13 +658,15 @@ Result<RollbackReport> Operation::finish_components(bool plan_again) {
       jc.state = "failed";
       error_ = err;
       Status rv = revert_all();
-      if (!rv) return fail(Error::system_invalid(
-                  "{}; reverting to safety point {} failed too: {}. Run `rewind recover` when the "
-                  "cause is fixed",
-                  err.message(), row_.safety, rv.error().message()));
-      row_.message = fmt::format("critical component {} failed; every component is back in its "
-                                 "state before the rollback (safety point {})",
-                                 items_[i].spec.name, row_.safety);
+      if (!rv)
+        return fail(Error::system_invalid(
+            "{}; reverting to safety point {} failed too: {}. Run `rewind recover` when the "
+            "cause is fixed",
+            err.message(), row_.safety, rv.error().message()));
+      row_.message = fmt::format(
+          "critical component {} failed; every component is back in its "
+          "state before the rollback (safety point {})",
+          items_[i].spec.name, row_.safety);
       for (auto& p : start_services()) jn_.warnings.push_back(p);
       REWIND_TRY(set_state("reverted"));
       return report();
@@ -675,14 +704,59 @@ Result<RollbackReport> Operation::run(const RollbackRequest& req, const std::str
   if (items_.empty()) return fail(Error::not_found("recovery point {} has no components", point));
   jn_.scope = std::string(scope_name(req.scope));
   jn_.incremental = req.scope == RollbackScope::kIncremental;
+  return carry_out(point, req, kind);
+}
+
+Result<RollbackReport> Operation::run_restore(const std::string& id,
+                                              const std::vector<std::string>& paths,
+                                              ProgressObserver& /*obs*/) {
+  tracker_.phase(RollbackPhase::kInitializing);
+  REWIND_ASSIGN_OR_RETURN(int64_t point, RecoveryPointManager::resolve_in(repo_, id));
+  RollbackRequest all;
+  all.scope = RollbackScope::kFull;
+  REWIND_ASSIGN_OR_RETURN(auto candidates, select(point, all));
+  std::set<std::string> matched;
+  for (auto& it : candidates) {
+    std::string root = components::component_root(it.spec.paths);
+    bool whole = paths.empty();
+    std::vector<std::string> sel;
+    for (const auto& p : paths) {
+      if (auto rel = relative_under(root, p)) {
+        matched.insert(p);
+        if (rel->empty())
+          whole = true;
+        else
+          sel.push_back(*rel);
+      } else if (relative_under(p, root)) {
+        matched.insert(p);
+        whole = true;
+      }
+    }
+    if (!whole && sel.empty()) continue;
+    if (!whole) it.select = std::move(sel);
+    items_.push_back(std::move(it));
+  }
+  for (const auto& p : paths)
+    if (!matched.contains(p))
+      return fail(Error::not_found("{} is not in recovery point {}", p, point));
+  jn_.scope = "restore";
+  jn_.remove_extra = false;
+  RollbackRequest req;
+  req.point = id;
+  return carry_out(point, req, "restore");
+}
+
+Result<RollbackReport> Operation::carry_out(int64_t point, const RollbackRequest& req,
+                                            const std::string& kind) {
   for (size_t i = 0; i < items_.size(); ++i) {
     Item& it = items_[i];
     tracker_.share(static_cast<double>(i) / static_cast<double>(items_.size()),
                    static_cast<double>(i + 1) / static_cast<double>(items_.size()));
-    auto plan = it.adapter->plan(ctx_, it.spec, it.manifest, jn_.incremental, true, {});
+    auto plan =
+        it.adapter->plan(ctx_, it.spec, it.manifest, jn_.incremental, jn_.remove_extra, it.select);
     if (!plan) return fail(plan.error().with_context(fmt::format("component {}", it.spec.name)));
     it.plan = std::move(*plan);
-    jn_.components.push_back(JournalComponent{it.spec, "pending", "", 0, 0, 0});
+    jn_.components.push_back(JournalComponent{it.spec, "pending", "", 0, 0, 0, it.select});
   }
   // Services: stopped dependents first, started in dependency order.
   for (auto it = items_.rbegin(); it != items_.rend(); ++it)
@@ -706,8 +780,8 @@ Result<RollbackReport> Operation::run(const RollbackRequest& req, const std::str
   // Free space, per target file system, before anything is staged.
   {
     std::map<uint64_t, std::pair<uint64_t, uint64_t>> need;  // dev -> (need, free)
-    REWIND_ASSIGN_OR_RETURN(io::Fd root, fs_.open_path(points_.options().system_root,
-                                                       O_RDONLY | O_DIRECTORY));
+    REWIND_ASSIGN_OR_RETURN(io::Fd root,
+                            fs_.open_path(points_.options().system_root, O_RDONLY | O_DIRECTORY));
     for (const auto& it : items_) {
       std::string comp = components::component_root(it.spec.paths);
       io::Fd dir;
@@ -772,7 +846,9 @@ Result<RollbackReport> Operation::run(const RollbackRequest& req, const std::str
     meta.kind = "safety";
     meta.cause = fmt::format("{} {} to point {}", kind, row_.id, point);
     meta.name = fmt::format("before {} {}", kind, row_.id);
-    auto made = points_.capture_into(repo_, specs, meta, tracker_);
+    // An incremental rollback distrusts metadata (it looks for damage that
+    // left it alone), and so does its safety point.
+    auto made = points_.capture_into(repo_, specs, meta, tracker_, !jn_.incremental);
     if (!made)
       return give_up(made.error().with_context("taking the safety point"),
                      "the safety point could not be taken; nothing was changed");
@@ -809,8 +885,8 @@ Result<RollbackReport> Operation::recover(const catalog::OperationRow& row) {
   row_ = row;
   REWIND_ASSIGN_OR_RETURN(jn_, parse_journal(row.journal));
   if (!jn_.error_kind.empty())
-    error_ = Error(error_code_from_name(jn_.error_kind).value_or(ErrorCode::kOther),
-                   jn_.error_message);
+    error_ =
+        Error(error_code_from_name(jn_.error_kind).value_or(ErrorCode::kOther), jn_.error_message);
   tracker_.attach(&repo_.catalog(), row_.id);
   REWIND_ASSIGN_OR_RETURN(auto snaps, repo_.catalog().snapshots(row_.point));
   for (const auto& jc : jn_.components) {
@@ -818,14 +894,15 @@ Result<RollbackReport> Operation::recover(const catalog::OperationRow& row) {
     it.spec = jc.spec;
     it.adapter = components::find_adapter(jc.spec.adapter);
     if (!it.adapter)
-      return fail(Error::invalid_state("component {}: adapter '{}' is not available",
-                                       jc.spec.name, jc.spec.adapter));
+      return fail(Error::invalid_state("component {}: adapter '{}' is not available", jc.spec.name,
+                                       jc.spec.adapter));
     auto snap = std::find_if(snaps.begin(), snaps.end(),
                              [&](const auto& s) { return s.component == jc.spec.name; });
     if (snap == snaps.end())
       return fail(Error::corrupted_data("operation {}: recovery point {} lacks component {}",
                                         row_.id, row_.point, jc.spec.name));
     REWIND_ASSIGN_OR_RETURN(it.manifest, ChunkId::parse(snap->manifest));
+    it.select = jc.select;
     items_.push_back(std::move(it));
   }
   if (std::any_of(items_.begin(), items_.end(), [](const Item& i) { return covers_dpkg(i.spec); }))
@@ -854,7 +931,9 @@ Result<RollbackReport> Operation::recover(const catalog::OperationRow& row) {
   auto r = finish_components(true);
   if (r) {
     if (r->state == "completed" || r->state == "partial") {
-      row_.message = "recover finished it: " + (row_.message.empty() ? std::string("every component is at the recovery point") : row_.message);
+      row_.message = "recover finished it: " +
+                     (row_.message.empty() ? std::string("every component is at the recovery point")
+                                           : row_.message);
       REWIND_TRY(persist());
       r->message = row_.message;
     }
@@ -882,13 +961,26 @@ RollbackProgress progress_of(const catalog::OperationRow& o) {
 
 }  // namespace
 
-Result<RollbackReport> RollbackEngine::execute(const RollbackRequest& req, const std::string& kind) {
+Result<RollbackReport> RollbackEngine::execute(const RollbackRequest& req,
+                                               const std::string& kind) {
   NullObserver null;
   ProgressObserver& obs = req.observer ? *req.observer : null;
   REWIND_ASSIGN_OR_RETURN(auto repo, points_.open_repo(!req.dry_run, kind));
   if (!req.dry_run) REWIND_TRY(RecoveryPointManager::refuse_unfinished(*repo));
   Operation op(fs_, points_, *repo, obs, req.cancel);
   return op.run(req, kind);
+}
+
+Result<RollbackReport> RollbackEngine::restore(const RestoreRequest& req, ProgressObserver& obs) {
+  std::vector<std::string> paths;
+  for (const auto& p : req.paths) {
+    REWIND_ASSIGN_OR_RETURN(std::string n, components::files::normalize_abs(p));
+    paths.push_back(n);
+  }
+  REWIND_ASSIGN_OR_RETURN(auto repo, points_.open_repo(true, "restore"));
+  REWIND_TRY(RecoveryPointManager::refuse_unfinished(*repo));
+  Operation op(fs_, points_, *repo, obs, nullptr);
+  return op.run_restore(req.point, paths, obs);
 }
 
 Result<std::vector<RollbackReport>> RollbackEngine::recover(ProgressObserver& obs) {

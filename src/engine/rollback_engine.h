@@ -30,6 +30,9 @@ class RollbackEngine {
 
   // `kind` is what the journal calls the operation: rollback or undo.
   Result<RollbackReport> execute(const RollbackRequest& req, const std::string& kind = "rollback");
+  // Restores paths of a point in place, through the same journal and
+  // safety point as a rollback (nothing is removed).
+  Result<RollbackReport> restore(const RestoreRequest& req, ProgressObserver& obs);
   // Finishes or reverts every unfinished operation; empty when there was none.
   Result<std::vector<RollbackReport>> recover(ProgressObserver& obs);
   // Rolls back to the safety point of the newest rollback that changed something.

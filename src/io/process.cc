@@ -41,8 +41,8 @@ Result<ProcessResult> run_process(const std::vector<std::string>& argv,
   posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
-                                      POSIX_SPAWN_SETSIGDEF);
+  posix_spawnattr_setflags(&attr,
+                           POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
   posix_spawnattr_setpgroup(&attr, 0);
   sigset_t none, all;
   sigemptyset(&none);
@@ -83,15 +83,17 @@ Result<ProcessResult> run_process(const std::vector<std::string>& argv,
       kill_at = 0;
     }
     if (open) {
-      struct pollfd p{pipefd[0], POLLIN, 0};
+      struct pollfd p {
+        pipefd[0], POLLIN, 0
+      };
       int pr = ::poll(&p, 1, 50);
       if (pr > 0) {
         char buf[4096];
         ssize_t n = ::read(pipefd[0], buf, sizeof(buf));
         if (n > 0) {
           if (res.output.size() < kMaxOutput)
-            res.output.append(buf, std::min<size_t>(static_cast<size_t>(n),
-                                                    kMaxOutput - res.output.size()));
+            res.output.append(
+                buf, std::min<size_t>(static_cast<size_t>(n), kMaxOutput - res.output.size()));
         } else if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN)) {
           open = false;
         }

@@ -146,7 +146,24 @@ Result<std::vector<DiffItem>> RollbackSystem::diff(const std::string& id,
   return impl_->manager.diff(id, id2, obs, opts);
 }
 Result<RestoreReport> RollbackSystem::restore(const RestoreRequest& req, ProgressObserver& obs) {
-  return impl_->manager.restore(req, obs);
+  if (req.to) return impl_->manager.restore(req, obs);
+  // In place: through the engine (safety point, journal).
+  REWIND_ASSIGN_OR_RETURN(RollbackReport r, impl_->engine.restore(req, obs));
+  if (r.state != "completed") {
+    Error e = r.error.value_or(Error::system_invalid("the restore ended {}", r.state));
+    return fail(e.with_context(r.message.empty() ? fmt::format("restore {}", r.state) : r.message));
+  }
+  RestoreReport out;
+  out.id = r.point;
+  out.safety = r.safety;
+  out.operation = r.operation;
+  for (const auto& c : r.components) {
+    out.files += c.files;
+    out.bytes += c.bytes;
+  }
+  for (const auto& c : r.plan.components) out.entries += c.replace.size() + c.add.size();
+  out.warnings = r.warnings;
+  return out;
 }
 Result<VerifyReport> RollbackSystem::verify(bool read_data, ProgressObserver& obs) {
   return impl_->manager.verify(read_data, obs);

@@ -32,8 +32,7 @@ std::string relative_to_root(const std::string& root, const std::string& abs) {
 }
 
 Result<files::CaptureOptions> capture_options(Context& ctx, const ComponentSpec& spec) {
-  if (spec.paths.empty())
-    return fail(Error::usage("component {} names no paths", spec.name));
+  if (spec.paths.empty()) return fail(Error::usage("component {} names no paths", spec.name));
   files::CaptureOptions co;
   co.system_root = ctx.system_root;
   co.path = component_root(spec.paths);
@@ -191,9 +190,8 @@ class FilesAdapter final : public Adapter {
     if (plan.remove_extra) {
       const auto* rp = static_cast<const files::RollbackPlan*>(plan.adapter_data.get());
       if (!rp) return fail(Error::invalid_state("component {}: no rollback plan", spec.name));
-      REWIND_ASSIGN_OR_RETURN(
-          r, files::apply_rollback(ctx.fs, ctx.repo, plan.entries, *rp, plan.incremental, ro,
-                                   ctx.obs));
+      REWIND_ASSIGN_OR_RETURN(r, files::apply_rollback(ctx.fs, ctx.repo, plan.entries, *rp,
+                                                       plan.incremental, ro, ctx.obs));
     } else {
       REWIND_ASSIGN_OR_RETURN(r, files::restore(ctx.fs, ctx.repo, plan.entries, ro, ctx.obs));
     }
