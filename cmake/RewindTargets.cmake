@@ -15,7 +15,10 @@ function(rewind_target_defaults target)
   if(REWIND_WERROR)
     target_compile_options(${target} PRIVATE -Werror)
   endif()
-  target_include_directories(${target} PUBLIC ${PROJECT_SOURCE_DIR}/include ${PROJECT_SOURCE_DIR}/src)
+  # Build-tree paths only: installed targets get <prefix>/include from the
+  # install rules (cmake/RewindInstall.cmake); src/ is never installed.
+  target_include_directories(${target} PUBLIC $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/include>
+                                              $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/src>)
 endfunction()
 
 function(rewind_add_library name)

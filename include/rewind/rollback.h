@@ -103,6 +103,7 @@ struct ComponentOutcome {
 
 struct RollbackReport {
   int64_t operation = 0;  // 0 for a dry run
+  std::string kind;       // rollback, undo, restore
   int64_t point = 0;
   int64_t safety = 0;  // the safety point taken first
   // completed, partial, reverted, cancelled, failed (nothing changed), planned (dry run)

@@ -167,6 +167,7 @@ int print_rollback_report(const Globals& gl, const RollbackReport& r) {
                            {"bytes", c.bytes},
                            {"removed", c.removed}});
     json j{{"operation", r.operation == 0 ? json(nullptr) : json(r.operation)},
+           {"kind", r.kind},
            {"point", r.point},
            {"safety", r.safety == 0 ? json(nullptr) : json(r.safety)},
            {"state", r.state},
@@ -189,9 +190,9 @@ int print_rollback_report(const Globals& gl, const RollbackReport& r) {
   for (const auto& w : r.warnings) std::fprintf(stderr, "rewind: warning: %s\n", w.c_str());
   if (!gl.out.quiet || code != 0) {
     FILE* out = code == 0 ? stdout : stderr;
-    std::fprintf(out, "operation %lld: rollback to recovery point %lld %s",
-                 static_cast<long long>(r.operation), static_cast<long long>(r.point),
-                 r.state.c_str());
+    std::fprintf(out, "operation %lld: %s to recovery point %lld %s",
+                 static_cast<long long>(r.operation), r.kind.c_str(),
+                 static_cast<long long>(r.point), r.state.c_str());
     if (r.safety != 0)
       std::fprintf(out, " (safety point %lld; `rewind undo` returns to before)",
                    static_cast<long long>(r.safety));

@@ -585,6 +585,7 @@ Status Operation::revert_all() {
 RollbackReport Operation::report() const {
   RollbackReport r;
   r.operation = row_.id;
+  r.kind = row_.kind;
   r.point = row_.point;
   r.safety = row_.safety;
   r.state = row_.state;
@@ -767,6 +768,7 @@ Result<RollbackReport> Operation::carry_out(int64_t point, const RollbackRequest
       if (std::find(jn_.start.begin(), jn_.start.end(), s) == jn_.start.end())
         jn_.start.push_back(s);
   row_.point = point;
+  row_.kind = kind;
   if (req.dry_run) {
     RollbackReport r = report();
     r.state = "planned";

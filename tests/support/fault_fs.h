@@ -13,12 +13,40 @@
 //                                    their directory's last fsync are undone), then
 //                                    _exit(kCrashExit). syncfs makes everything durable.
 //   REWIND_FAULT_REPORT=FILE         where the count or the crash point is written
+//
+// Trace mode, independent of REWIND_FAULT (it works alone or with any mode):
+//   REWIND_FAULT_TRACE=FILE          appends one line per successful call that
+//                                    changes a name or content, fields separated
+//                                    by tabs, paths absolute (the directory
+//                                    descriptor resolved through /proc/self/fd
+//                                    plus "/" plus the name):
+//     rename  FROM  TO  replace|new|exchange   replace: TO existed before the call
+//                                              (fstatat before delegating);
+//                                              exchange: RENAME_EXCHANGE
+//     unlink  PATH  file|dir                   dir: AT_REMOVEDIR
+//     mkdir   PATH
+//     symlink PATH
+//     link    PATH                             the new name
+//     mknod   PATH
+//     create  PATH                             an open with O_CREAT made a new name
+//     write   PATH                             the first content change through a
+//                                              descriptor (write, pwrite, ftruncate,
+//                                              mmap_shared, or an O_TRUNC open of an
+//                                              existing file); later ones through the
+//                                              same descriptor are not repeated
+//     meta    OP  PATH                         chown, chmod, utimens, setxattr (set
+//                                              or remove), setflags: metadata only
+// Consumers select the kinds they need and ignore the others. Lines are
+// appended with O_APPEND under one mutex, one write(2) per line (worker
+// threads and successive processes may share the file). A call that fails,
+// is failed by injection, or is stopped by a crash leaves no line.
 #pragma once
 
 #include <atomic>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -35,13 +63,14 @@ struct FaultPlan {
   uint64_t n = 0;              // the n-th call (1-based)
   int err = 0;
   std::string report;  // file for the count / crash point
+  std::string trace;   // REWIND_FAULT_TRACE: file for the call trace ("" = none)
 };
 
 Result<FaultPlan> parse_fault_plan(const std::string& spec);
 
 class FaultFs final : public io::Fs {
  public:
-  FaultFs(io::Fs& base, FaultPlan plan) : base_(base), plan_(std::move(plan)) {}
+  FaultFs(io::Fs& base, FaultPlan plan);
   ~FaultFs() override;
   uint64_t mutating_calls() const { return mutating_.load(); }
 
@@ -101,6 +130,19 @@ class FaultFs final : public io::Fs {
   void lose_power();
   std::string fd_path(int fd);
   bool tracking() const { return plan_.mode == FaultPlan::Mode::kPowerLoss; }
+  // Trace mode (REWIND_FAULT_TRACE).
+  bool tracing() const { return trace_fd_ >= 0; }
+  void trace_line(const std::string& line);
+  std::string at_path(int dirfd, std::string_view name);
+  // Traces "write PATH" for the first content change through fd.
+  void trace_write(int fd);
+  void trace_meta(io::Op op, const std::string& path);
+  // Traces the creation of a name by an open; `existed` was checked before.
+  void trace_open(int fd, int flags, bool existed);
+  bool exists_at(int dirfd, std::string_view name);
+  int trace_fd_ = -1;
+  std::mutex trace_mu_;        // guards the trace file and written_fds_
+  std::set<int> written_fds_;  // descriptors whose first write is traced
   struct DirOp {
     std::string dir;   // directory holding the new name
     std::string path;  // the new name's full path

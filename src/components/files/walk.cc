@@ -18,9 +18,22 @@ using store::EntryType;
 const std::vector<std::string>& default_excludes() {
   // ".rw-tmp-*" are rewind's own temporary files, which a crashed restore
   // can leave behind (`recover` removes them): never part of a point.
-  static const std::vector<std::string> k = {"/proc",     "/sys",        "/dev",
-                                             "/run",      "/tmp",        "/swapfile",
-                                             "/swap.img", "/lost+found", ".rw-tmp-*"};
+  // dpkg's and apt's lock files belong to whoever runs them: a rollback
+  // holds them (engine), never captures or restores them.
+  static const std::vector<std::string> k = {"/proc",
+                                             "/sys",
+                                             "/dev",
+                                             "/run",
+                                             "/tmp",
+                                             "/swapfile",
+                                             "/swap.img",
+                                             "/lost+found",
+                                             ".rw-tmp-*",
+                                             "/var/lib/dpkg/lock",
+                                             "/var/lib/dpkg/lock-frontend",
+                                             "/var/lib/dpkg/triggers/Lock",
+                                             "/var/lib/apt/lists/lock",
+                                             "/var/cache/apt/archives/lock"};
   return k;
 }
 
