@@ -60,8 +60,11 @@ json plan_json(const RollbackPlan& p) {
 }
 
 void print_plan(const RollbackPlan& p, bool verbose) {
-  std::printf("rollback to recovery point %lld, scope %s:\n", static_cast<long long>(p.point),
-              p.scope.c_str());
+  if (p.point != 0)
+    std::printf("rollback to recovery point %lld, scope %s:\n", static_cast<long long>(p.point),
+                p.scope.c_str());
+  else
+    std::printf("undo, scope %s:\n", p.scope.c_str());
   int n = 0;
   for (const auto& c : p.components) {
     std::printf("  %d. %s (%s, %s%s): replace %zu, add %zu, remove %zu, write %s\n", ++n,
@@ -190,9 +193,10 @@ int print_rollback_report(const Globals& gl, const RollbackReport& r) {
   for (const auto& w : r.warnings) std::fprintf(stderr, "rewind: warning: %s\n", w.c_str());
   if (!gl.out.quiet || code != 0) {
     FILE* out = code == 0 ? stdout : stderr;
-    std::fprintf(out, "operation %lld: %s to recovery point %lld %s",
-                 static_cast<long long>(r.operation), r.kind.c_str(),
-                 static_cast<long long>(r.point), r.state.c_str());
+    std::string target =
+        r.point != 0 ? fmt::format(" to recovery point {}", r.point) : std::string();
+    std::fprintf(out, "operation %lld: %s%s %s", static_cast<long long>(r.operation),
+                 r.kind.c_str(), target.c_str(), r.state.c_str());
     if (r.safety != 0)
       std::fprintf(out, " (safety point %lld; `rewind undo` returns to before)",
                    static_cast<long long>(r.safety));

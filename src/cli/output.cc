@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 #include <nlohmann/json.hpp>
@@ -54,12 +55,23 @@ void CliObserver::on_progress(const Progress& p) {
         {"event", "progress"},         {"operation", p.operation},     {"phase", p.phase},
         {"files_done", p.files_done},  {"files_total", p.files_total}, {"bytes_done", p.bytes_done},
         {"bytes_total", p.bytes_total}};
+    if (p.percent >= 0) j["percent"] = p.percent;
     std::fprintf(stderr, "%s\n", j.dump().c_str());
     return;
   }
   if (mode_.quiet || !tty_) return;
   if (now - last_ < std::chrono::milliseconds(200)) return;
   last_ = now;
+  if (p.percent >= 0) {
+    // A whole operation with a known share done (rollback): a bar.
+    int filled = static_cast<int>(std::clamp(p.percent, 0.0, 100.0) / 100.0 * 30);
+    std::fprintf(stderr, "\r\033[K%s [%s%s] %3.0f%% %s", p.operation.c_str(),
+                 std::string(static_cast<size_t>(filled), '#').c_str(),
+                 std::string(static_cast<size_t>(30 - filled), '.').c_str(), p.percent,
+                 p.phase.c_str());
+    line_open_ = true;
+    return;
+  }
   double secs = std::chrono::duration<double>(now - start_).count();
   double rate = secs > 0 ? static_cast<double>(p.bytes_done) / secs : 0;
   std::string eta;

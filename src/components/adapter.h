@@ -67,6 +67,7 @@ struct Plan {
   uint64_t bytes = 0;  // content to write
   uint64_t files = 0;
   bool incremental = false;
+  bool absent = false;                       // the component does not exist on the live system
   bool remove_extra = true;                  // a rollback removes; a restore does not
   std::vector<store::Entry> entries;         // the snapshot's manifest
   std::vector<std::string> select;           // component-relative selection of a restore
@@ -101,6 +102,9 @@ class Adapter {
   // the first one missing or damaged.
   virtual Status validate(Context& ctx, const Plan& plan) = 0;
   virtual Result<Applied> apply(Context& ctx, const ComponentSpec& spec, const Plan& plan) = 0;
+  // Makes the component absent again (it did not exist before a rollback
+  // created it, so the safety point has no snapshot of it).
+  virtual Status remove(Context& ctx, const ComponentSpec& spec) = 0;
   virtual std::vector<std::string> services(const ComponentSpec& spec) const {
     return spec.services;
   }

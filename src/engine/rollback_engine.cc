@@ -41,6 +41,8 @@ struct JournalComponent {
   std::string message;
   uint64_t files = 0, bytes = 0, removed = 0;
   std::vector<std::string> select;  // a restore's selection (component-relative)
+  bool absent = false;       // did not exist before: reverting removes it (no safety snapshot)
+  bool make_absent = false;  // the target state is "does not exist" (undo of such a rollback)
 };
 
 struct Journal {
@@ -84,6 +86,8 @@ std::string journal_text(const Journal& jn) {
     j["bytes"] = c.bytes;
     j["removed"] = c.removed;
     j["select"] = c.select;
+    j["absent"] = c.absent;
+    j["make_absent"] = c.make_absent;
     comps.push_back(j);
   }
   return json{{"scope", jn.scope},
@@ -116,6 +120,8 @@ Result<Journal> parse_journal(const std::string& text) {
       jc.bytes = c.value("bytes", uint64_t{0});
       jc.removed = c.value("removed", uint64_t{0});
       jc.select = c.value("select", std::vector<std::string>{});
+      jc.absent = c.value("absent", false);
+      jc.make_absent = c.value("make_absent", false);
       jn.components.push_back(std::move(jc));
     }
     jn.stop = j.at("stop").get<std::vector<std::string>>();
@@ -311,6 +317,9 @@ class Operation {
   Result<RollbackReport> run_restore(const std::string& id, const std::vector<std::string>& paths,
                                      ProgressObserver& obs);
   Result<RollbackReport> recover(const catalog::OperationRow& row);
+  // Undoes `last`: its components back to its safety point, and those it
+  // created removed.
+  Result<RollbackReport> run_undo(const catalog::OperationRow& last, const RollbackRequest& req);
 
  private:
   struct Item {
@@ -319,7 +328,10 @@ class Operation {
     ChunkId manifest;  // in the target point
     components::Plan plan;
     std::vector<std::string> select;  // a restore's selection
+    bool make_absent = false;         // the target is "does not exist"
   };
+  // Plans item i against the live system.
+  Status plan_item(size_t i);
   Result<RollbackReport> carry_out(int64_t point, const RollbackRequest& req,
                                    const std::string& kind);
 
@@ -530,12 +542,17 @@ Status Operation::restore_one(size_t i, bool plan_again) {
   Item& it = items_[i];
   JournalComponent& jc = jn_.components[i];
   if (plan_again) {
-    REWIND_ASSIGN_OR_RETURN(it.plan, it.adapter->plan(ctx_, it.spec, it.manifest, jn_.incremental,
-                                                      jn_.remove_extra, jc.select));
-    REWIND_TRY(it.adapter->validate(ctx_, it.plan));
+    REWIND_TRY(plan_item(i));
+    if (!it.make_absent) REWIND_TRY(it.adapter->validate(ctx_, it.plan));
   }
   jc.state = "started";
   REWIND_TRY(persist());
+  if (it.make_absent) {
+    REWIND_TRY(it.adapter->remove(ctx_, it.spec));
+    jc.state = "done";
+    jc.removed = it.plan.remove.size();
+    return persist();
+  }
   REWIND_ASSIGN_OR_RETURN(components::Applied a, it.adapter->apply(ctx_, it.spec, it.plan));
   jc.state = "done";
   jc.files = a.files;
@@ -548,6 +565,12 @@ Status Operation::restore_one(size_t i, bool plan_again) {
 Status Operation::revert_one(size_t i) {
   Item& it = items_[i];
   JournalComponent& jc = jn_.components[i];
+  if (jc.absent) {
+    // It did not exist before: back to not existing.
+    REWIND_TRY(it.adapter->remove(ctx_, it.spec));
+    jc.state = "reverted";
+    return persist();
+  }
   if (row_.safety == 0)
     return fail(
         Error::system_invalid("component {} changed, but there is no safety point to "
@@ -747,17 +770,66 @@ Result<RollbackReport> Operation::run_restore(const std::string& id,
   return carry_out(point, req, "restore");
 }
 
+Status Operation::plan_item(size_t i) {
+  Item& it = items_[i];
+  if (it.make_absent) {
+    // Whatever is at the component's paths goes.
+    it.plan = components::Plan{};
+    REWIND_ASSIGN_OR_RETURN(io::Fd root,
+                            fs_.open_path(points_.options().system_root, O_RDONLY | O_DIRECTORY));
+    it.plan.absent = true;
+    for (const auto& p : it.spec.paths) {
+      auto st = fs_.open_beneath(root.get(), p == "/" ? "." : p.substr(1), O_PATH);
+      if (st) {
+        it.plan.remove.push_back(p);
+        it.plan.absent = false;
+      }
+    }
+    return ok();
+  }
+  REWIND_ASSIGN_OR_RETURN(it.plan, it.adapter->plan(ctx_, it.spec, it.manifest, jn_.incremental,
+                                                    jn_.remove_extra, it.select));
+  return ok();
+}
+
+Result<RollbackReport> Operation::run_undo(const catalog::OperationRow& last,
+                                           const RollbackRequest& req) {
+  tracker_.phase(RollbackPhase::kInitializing);
+  REWIND_ASSIGN_OR_RETURN(Journal old, parse_journal(last.journal));
+  if (last.safety != 0) {
+    RollbackRequest all;
+    all.scope = RollbackScope::kFull;
+    REWIND_ASSIGN_OR_RETURN(items_, select(last.safety, all));
+  }
+  // Components the operation created (they did not exist before it).
+  for (const auto& jc : old.components) {
+    if (!jc.absent || jc.state != "done") continue;
+    Item it;
+    it.spec = jc.spec;
+    it.adapter = components::find_adapter(jc.spec.adapter);
+    if (!it.adapter)
+      return fail(Error::invalid_state("component {}: adapter '{}' is not available", jc.spec.name,
+                                       jc.spec.adapter));
+    it.make_absent = true;
+    items_.push_back(std::move(it));
+  }
+  if (items_.empty())
+    return fail(Error::not_found("operation {} changed nothing that can be undone", last.id));
+  jn_.scope = "full";
+  return carry_out(last.safety, req, "undo");
+}
+
 Result<RollbackReport> Operation::carry_out(int64_t point, const RollbackRequest& req,
                                             const std::string& kind) {
   for (size_t i = 0; i < items_.size(); ++i) {
     Item& it = items_[i];
     tracker_.share(static_cast<double>(i) / static_cast<double>(items_.size()),
                    static_cast<double>(i + 1) / static_cast<double>(items_.size()));
-    auto plan =
-        it.adapter->plan(ctx_, it.spec, it.manifest, jn_.incremental, jn_.remove_extra, it.select);
-    if (!plan) return fail(plan.error().with_context(fmt::format("component {}", it.spec.name)));
-    it.plan = std::move(*plan);
-    jn_.components.push_back(JournalComponent{it.spec, "pending", "", 0, 0, 0, it.select});
+    Status planned = plan_item(i);
+    if (!planned)
+      return fail(planned.error().with_context(fmt::format("component {}", it.spec.name)));
+    jn_.components.push_back(JournalComponent{it.spec, "pending", "", 0, 0, 0, it.select,
+                                              it.plan.absent, it.make_absent});
   }
   // Services: stopped dependents first, started in dependency order.
   for (auto it = items_.rbegin(); it != items_.rend(); ++it)
@@ -842,20 +914,25 @@ Result<RollbackReport> Operation::carry_out(int64_t point, const RollbackRequest
     return report();
   }
   {
+    // A component that does not exist has nothing to keep: reverting it
+    // removes it (the journal says so).
     std::vector<ComponentSpec> specs;
-    for (const auto& it : items_) specs.push_back(it.spec);
+    for (const auto& it : items_)
+      if (!it.plan.absent) specs.push_back(it.spec);
     catalog::PointRow meta;
     meta.kind = "safety";
     meta.cause = fmt::format("{} {} to point {}", kind, row_.id, point);
     meta.name = fmt::format("before {} {}", kind, row_.id);
     // An incremental rollback distrusts metadata (it looks for damage that
     // left it alone), and so does its safety point.
-    auto made = points_.capture_into(repo_, specs, meta, tracker_, !jn_.incremental);
-    if (!made)
-      return give_up(made.error().with_context("taking the safety point"),
-                     "the safety point could not be taken; nothing was changed");
-    row_.safety = made->id;
-    REWIND_TRY(persist());
+    if (!specs.empty()) {
+      auto made = points_.capture_into(repo_, specs, meta, tracker_, !jn_.incremental);
+      if (!made)
+        return give_up(made.error().with_context("taking the safety point"),
+                       "the safety point could not be taken; nothing was changed");
+      row_.safety = made->id;
+      REWIND_TRY(persist());
+    }
   }
   // SnapshotValidation: every chunk the plan needs, read and hash-checked.
   tracker_.phase(RollbackPhase::kSnapshotValidation);
@@ -863,6 +940,7 @@ Result<RollbackReport> Operation::carry_out(int64_t point, const RollbackRequest
   for (size_t i = 0; i < items_.size(); ++i) {
     tracker_.share(static_cast<double>(i) / static_cast<double>(items_.size()),
                    static_cast<double>(i + 1) / static_cast<double>(items_.size()));
+    if (items_[i].make_absent) continue;
     Status st = items_[i].adapter->validate(ctx_, items_[i].plan);
     if (!st)
       return give_up(st.error().with_context(fmt::format("component {}", items_[i].spec.name)),
@@ -898,6 +976,11 @@ Result<RollbackReport> Operation::recover(const catalog::OperationRow& row) {
     if (!it.adapter)
       return fail(Error::invalid_state("component {}: adapter '{}' is not available", jc.spec.name,
                                        jc.spec.adapter));
+    if (jc.make_absent) {
+      it.make_absent = true;
+      items_.push_back(std::move(it));
+      continue;
+    }
     auto snap = std::find_if(snaps.begin(), snaps.end(),
                              [&](const auto& s) { return s.component == jc.spec.name; });
     if (snap == snaps.end())
@@ -941,6 +1024,14 @@ Result<RollbackReport> Operation::recover(const catalog::OperationRow& row) {
     }
   }
   return r;
+}
+
+// The newest operation that finished and changed something.
+Result<catalog::OperationRow> last_finished(store::Repository& repo) {
+  REWIND_ASSIGN_OR_RETURN(auto ops, repo.catalog().list_operations(1000));
+  for (const auto& o : ops)
+    if (o.state == "completed" || o.state == "partial") return o;
+  return fail(Error::not_found("no finished rollback or restore to undo (see `rewind status`)"));
 }
 
 RollbackProgress progress_of(const catalog::OperationRow& o) {
@@ -998,23 +1089,13 @@ Result<std::vector<RollbackReport>> RollbackEngine::recover(ProgressObserver& ob
 }
 
 Result<RollbackReport> RollbackEngine::undo(RollbackRequest req) {
-  int64_t safety = 0;
-  {
-    REWIND_ASSIGN_OR_RETURN(auto repo, points_.open_repo(false, ""));
-    REWIND_ASSIGN_OR_RETURN(auto ops, repo->catalog().list_operations(1000));
-    for (const auto& o : ops)
-      if ((o.state == "completed" || o.state == "partial") && o.safety != 0) {
-        safety = o.safety;
-        break;
-      }
-  }
-  if (safety == 0)
-    return fail(Error::not_found("no finished rollback to undo (see `rewind status`)"));
-  req.point = std::to_string(safety);
-  req.scope = RollbackScope::kFull;
-  req.components.clear();
-  req.categories.clear();
-  return execute(req, "undo");
+  NullObserver null;
+  ProgressObserver& obs = req.observer ? *req.observer : null;
+  REWIND_ASSIGN_OR_RETURN(auto repo, points_.open_repo(!req.dry_run, "undo"));
+  if (!req.dry_run) REWIND_TRY(RecoveryPointManager::refuse_unfinished(*repo));
+  REWIND_ASSIGN_OR_RETURN(auto last, last_finished(*repo));
+  Operation op(fs_, points_, *repo, obs, req.cancel);
+  return op.run_undo(last, req);
 }
 
 Result<std::vector<RollbackProgress>> RollbackEngine::status(std::optional<int64_t> op,

@@ -135,6 +135,11 @@ Result<RestoreResult> apply_rollback(io::Fs& fs, store::Repository& repo,
                                      const RollbackPlan& plan, bool incremental,
                                      const RestoreOptions& opts, ProgressObserver& obs);
 
+// Removes the component's paths and everything beneath them (a component
+// that did not exist before a rollback goes back to not existing).
+Status remove_component(io::Fs& fs, const std::string& target_root,
+                        const std::vector<std::string>& paths);
+
 // Copies one file's content to `out_fd` (dump).
 Status write_content(io::Fs& fs, store::Repository& repo, const store::Entry& e, int out_fd);
 

@@ -148,8 +148,13 @@ class FilesAdapter final : public Adapter {
     for (const auto& p : rp->remove) plan.remove.push_back(absolute_in(root, p));
     plan.bytes = rp->bytes;
     plan.files = rp->files;
+    plan.absent = rp->missing;
     plan.adapter_data = rp;
     return plan;
+  }
+
+  Status remove(Context& ctx, const ComponentSpec& spec) override {
+    return files::remove_component(ctx.fs, ctx.system_root, spec.paths);
   }
 
   Status validate(Context& ctx, const Plan& plan) override {

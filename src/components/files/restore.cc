@@ -37,6 +37,31 @@ constexpr uint32_t kSpecialFlags = FS_IMMUTABLE_FL | FS_APPEND_FL;
 
 using DirRef = std::shared_ptr<io::Fd>;
 
+// chattr +i / +a refuse renames and unlinks: cleared before either.
+Status clear_special_flags(io::Fs& fs, int dirfd, const std::string& name, const io::Stat& st) {
+  uint32_t type = st.mode & S_IFMT;
+  if (type != S_IFREG && type != S_IFDIR) return ok();
+  auto fd = fs.open_at(dirfd, name, O_RDONLY | O_NONBLOCK | (type == S_IFDIR ? O_DIRECTORY : 0));
+  if (!fd) return ok();
+  auto fl = fs.get_flags(fd->get());
+  if (fl && (*fl & kSpecialFlags) != 0) REWIND_TRY(fs.set_flags(fd->get(), *fl & ~kSpecialFlags));
+  return ok();
+}
+
+// Removes an entry and, for a directory, everything beneath it; relative to
+// dirfd, never following a symlink.
+Status remove_tree(io::Fs& fs, int dirfd, const std::string& name) {
+  REWIND_ASSIGN_OR_RETURN(io::Stat st, fs.stat_at(dirfd, name));
+  REWIND_TRY(clear_special_flags(fs, dirfd, name, st));
+  if ((st.mode & S_IFMT) == S_IFDIR) {
+    REWIND_ASSIGN_OR_RETURN(io::Fd d, fs.open_at(dirfd, name, O_RDONLY | O_DIRECTORY));
+    REWIND_ASSIGN_OR_RETURN(auto list, fs.list_dir(d.get()));
+    for (const auto& de : list) REWIND_TRY(remove_tree(fs, d.get(), de.name));
+    return fs.unlink_at(dirfd, name, AT_REMOVEDIR);
+  }
+  return fs.unlink_at(dirfd, name, 0);
+}
+
 struct FileJob {
   DirRef dir;
   std::string name;
@@ -229,25 +254,11 @@ Status Restorer::open_base() {
 }
 
 Status Restorer::clear_special_flags(int dirfd, const std::string& name, const io::Stat& st) {
-  uint32_t type = st.mode & S_IFMT;
-  if (type != S_IFREG && type != S_IFDIR) return ok();
-  auto fd = fs_.open_at(dirfd, name, O_RDONLY | O_NONBLOCK | (type == S_IFDIR ? O_DIRECTORY : 0));
-  if (!fd) return ok();
-  auto fl = fs_.get_flags(fd->get());
-  if (fl && (*fl & kSpecialFlags) != 0) REWIND_TRY(fs_.set_flags(fd->get(), *fl & ~kSpecialFlags));
-  return ok();
+  return files::clear_special_flags(fs_, dirfd, name, st);
 }
 
 Status Restorer::remove_tree(int dirfd, const std::string& name) {
-  REWIND_ASSIGN_OR_RETURN(io::Stat st, fs_.stat_at(dirfd, name));
-  REWIND_TRY(clear_special_flags(dirfd, name, st));
-  if ((st.mode & S_IFMT) == S_IFDIR) {
-    REWIND_ASSIGN_OR_RETURN(io::Fd d, fs_.open_at(dirfd, name, O_RDONLY | O_DIRECTORY));
-    REWIND_ASSIGN_OR_RETURN(auto list, fs_.list_dir(d.get()));
-    for (const auto& de : list) REWIND_TRY(remove_tree(d.get(), de.name));
-    return fs_.unlink_at(dirfd, name, AT_REMOVEDIR);
-  }
-  return fs_.unlink_at(dirfd, name, 0);
+  return files::remove_tree(fs_, dirfd, name);
 }
 
 Result<DirRef> Restorer::ensure_dir(int parentfd, const std::string& name, bool* created,
@@ -675,6 +686,26 @@ Status remove_live(io::Fs& fs, int rootfd, const std::string& comp_rel, const st
 }
 
 }  // namespace
+
+Status remove_component(io::Fs& fs, const std::string& target_root,
+                        const std::vector<std::string>& paths) {
+  REWIND_ASSIGN_OR_RETURN(io::Fd root, fs.open_path(target_root, O_RDONLY | O_DIRECTORY));
+  for (const std::string& p : paths) {
+    if (p == "/") return fail(Error::invalid_state("refusing to remove the whole system root"));
+    std::string rel = p.substr(1);
+    size_t slash = rel.rfind('/');
+    std::string parent = slash == std::string::npos ? "." : rel.substr(0, slash);
+    std::string name = slash == std::string::npos ? rel : rel.substr(slash + 1);
+    auto dir = fs.open_beneath(root.get(), parent, O_RDONLY | O_DIRECTORY);
+    if (!dir) {
+      if (dir.error().code() == ErrorCode::kNotFound) continue;
+      return fail(dir.error());
+    }
+    Status st = remove_tree(fs, dir->get(), name);
+    if (!st && st.error().code() != ErrorCode::kNotFound) return fail(st.error());
+  }
+  return fs.syncfs(root.get());
+}
 
 Result<RestoreResult> apply_rollback(io::Fs& fs, store::Repository& repo,
                                      const std::vector<Entry>& snapshot, const RollbackPlan& plan,
