@@ -20,8 +20,10 @@
 #include <fmt/ranges.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <fstream>
 #include <functional>
+#include <iterator>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -341,7 +343,7 @@ TEST_P(DryRunTraceMulti, PlanEqualsWhatTheRunDoes) {
 
 INSTANTIATE_TEST_SUITE_P(Scopes, DryRunTraceMulti,
                          ::testing::Values("full", "incremental", "partial"),
-                         [](const auto& info) { return info.param; });
+                         [](const auto& p) { return p.param; });
 
 // ---------------------------------------------------------------------------
 // A plain Sandbox tree (a point taken with --path, no configuration) of about
@@ -416,6 +418,17 @@ std::set<std::string> drift_tree(const Sandbox& sb) {
     write_file(sb.at(fmt::format("/data/d{}/new{}.txt", i, i)), "new\n");
   write_file(sb.at("/data/new-dir/x/y.txt"), "new\n");
   std::filesystem::create_symlink("d0", sb.at("/data/new-link"));
+  {
+    // A hard link broken: d3/hard-2 becomes a copy of f002 (same content,
+    // mode and mtime), f002 itself is untouched.
+    const std::string p = sb.at("/data/d3/hard-2");
+    struct stat st = lstat_or_die(p);
+    std::string data = rwd::testing::read_file(p);
+    std::filesystem::remove(p);
+    write_file(p, data, st.st_mode & 07777);
+    set_mtime(p, st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+    rewrite.insert("/data/d3/hard-2");
+  }
   // Type changes.
   std::filesystem::remove(sb.at("/data/becomes-dir"));
   write_file(sb.at("/data/becomes-dir/child.txt"), "child\n");
@@ -452,7 +465,16 @@ TEST_P(DryRunTraceTree, PlanEqualsWhatTheRunDoes) {
   std::set<std::string> plan_nondir = nondir(o.plan.replace, point_copy);
   for (const auto& p : nondir(o.plan.add, point_copy)) plan_nondir.insert(p);
   if (scope == "incremental") {
-    EXPECT_EQ(plan_nondir, rewrite);
+    // What differs; the plan may add the head of the broken hard-link group
+    // (f002: the group is restored whole), but then the run must agree.
+    std::set<std::string> extra;
+    std::set_difference(plan_nondir.begin(), plan_nondir.end(), rewrite.begin(), rewrite.end(),
+                        std::inserter(extra, extra.end()));
+    extra.erase(tree_file(2));
+    EXPECT_TRUE(extra.empty()) << "planned but unchanged: "
+                               << fmt::format("{}", fmt::join(extra, " "));
+    for (const auto& p : rewrite)
+      EXPECT_TRUE(plan_nondir.contains(p)) << "changed, not planned: " << p;
   } else {
     // Every entry of the point but the directories: 200 files, big.bin, the
     // two files that were in gone/, becomes-dir, becomes-file/inside.txt,
@@ -468,7 +490,7 @@ TEST_P(DryRunTraceTree, PlanEqualsWhatTheRunDoes) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Scopes, DryRunTraceTree, ::testing::Values("full", "incremental"),
-                         [](const auto& info) { return info.param; });
+                         [](const auto& p) { return p.param; });
 
 }  // namespace
 }  // namespace rwd::itest

@@ -213,6 +213,9 @@ struct Effects {
   std::map<std::string, std::vector<std::string>> renamed;  // target -> replace|new
   size_t temp_writes = 0;
   std::vector<std::string> other;  // lines inside the tree on no temporary name
+  // Directories whose metadata was set (the point's metadata goes back on
+  // the directories a rename changed).
+  std::set<std::string> dir_meta;
 };
 
 Effects effects(const Env& env, const std::vector<TraceLine>& trace) {
@@ -231,6 +234,10 @@ Effects effects(const Env& env, const std::vector<TraceLine>& trace) {
     if (!within(path, tree)) continue;
     if (is_temp_name(path)) {
       if (l[0] == "write") ++e.temp_writes;
+      continue;
+    }
+    if (l[0] == "meta" && std::filesystem::is_directory(path)) {
+      e.dir_meta.insert(rel(path));
       continue;
     }
     e.other.push_back(fmt::format("{}", fmt::join(l, " ")));
@@ -344,6 +351,13 @@ TEST_F(IncrementalOnExt4, ContentDiffFindsTheDamageAndIncrementalWritesOnlyTheDr
   EXPECT_EQ(e.temp_writes, drift.size()) << "temporary files written";
   EXPECT_TRUE(e.other.empty()) << "calls on names outside the drift:\n"
                                << fmt::format("{}", fmt::join(e.other, "\n"));
+  // Directory metadata is set only on the directories on the way to the drift.
+  for (const std::string& d : e.dir_meta)
+    EXPECT_TRUE(std::any_of(drift.begin(), drift.end(),
+                            [&](const std::string& f) { return f.rfind(d + "/", 0) == 0; }))
+        << d << " is not on the way to a file that drifted";
+  EXPECT_FALSE(e.dir_meta.empty())
+      << "the parents' mtimes, changed by the renames, were not set back";
   EXPECT_EQ(env.diff_to_point(), "");
   std::cout << "[ timing   ] diff --content " << t_diff_content << " s, diff " << t_diff_plain
             << " s, incremental rollback " << t_rollback << " s; " << targets.size() << " of "

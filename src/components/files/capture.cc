@@ -263,9 +263,23 @@ Result<RollbackPlan> plan_rollback(io::Fs& fs, const std::vector<Entry>& snapsho
       changed.insert(c.path);
   }
   std::reverse(plan.remove.begin(), plan.remove.end());  // deepest first
-  for (const Entry& e : snapshot) {
+  // A hard link equals the point only with its whole group: when one name
+  // of a group is written, every name is (as the restore does).
+  std::unordered_map<uint64_t, bool> group_written;  // index of the group's file -> written
+  for (size_t i = 0; i < snapshot.size(); ++i) {
+    const Entry& e = snapshot[i];
+    if (e.type != EntryType::kHardlink || e.link_index >= snapshot.size()) continue;
+    bool touched = added.contains(e.path) || changed.contains(e.path) ||
+                   added.contains(snapshot[e.link_index].path) ||
+                   changed.contains(snapshot[e.link_index].path);
+    if (touched) group_written[e.link_index] = true;
+  }
+  for (size_t i = 0; i < snapshot.size(); ++i) {
+    const Entry& e = snapshot[i];
     bool is_added = plan.missing || added.contains(e.path);
-    bool write = is_added || !incremental || changed.contains(e.path);
+    uint64_t head = e.type == EntryType::kHardlink ? e.link_index : i;
+    bool write = is_added || !incremental || changed.contains(e.path) ||
+                 group_written.contains(head);
     if (!write) continue;
     (is_added ? plan.add : plan.replace).push_back(e.path);
     const Entry* d = &e;

@@ -534,10 +534,10 @@ Result<RestoreResult> Restorer::run() {
           REWIND_ASSIGN_OR_RETURN(DirRef d,
                                   ensure_dir(base_parent_->get(), base_name_, &created, &cleared));
           created_[i] = created;
-          if (cleared && selected_[i] != 1) restore_flags_.emplace_back(i, cleared);
+          if (cleared && selected_[i] != 1 && !opts_.exact) restore_flags_.emplace_back(i, cleared);
           stack.emplace_back("", d);
         }
-        if (selected_[i] == 1 || created_[i]) dirs_to_finish.push_back(i);
+        if (selected_[i] == 1 || created_[i] || opts_.exact) dirs_to_finish.push_back(i);
         continue;
       }
       if (base_name_.empty())
@@ -561,11 +561,14 @@ Result<RestoreResult> Restorer::run() {
         uint32_t cleared = 0;
         REWIND_ASSIGN_OR_RETURN(DirRef d, ensure_dir(parentfd, name, &created, &cleared));
         created_[i] = created;
-        if (cleared && selected_[i] != 1 && !created) restore_flags_.emplace_back(i, cleared);
+        if (cleared && selected_[i] != 1 && !created && !opts_.exact)
+          restore_flags_.emplace_back(i, cleared);
         auto dst = fs_.fstat(d->get());
         if (dst && !devs_.contains(dst->dev)) devs_[dst->dev] = d;
         stack.emplace_back(e.path, d);
-        if (selected_[i] == 1 || created) dirs_to_finish.push_back(i);
+        // With an exact selection the directories on the way are the point's too
+        // (a rename or removal inside changed their mtime): their metadata is set.
+        if (selected_[i] == 1 || created || opts_.exact) dirs_to_finish.push_back(i);
         ++result_.entries;
         break;
       }
@@ -724,6 +727,11 @@ Result<RestoreResult> apply_rollback(io::Fs& fs, store::Repository& repo,
   if (incremental) {
     std::vector<std::string> exact = plan.replace;
     exact.insert(exact.end(), plan.add.begin(), plan.add.end());
+    // A removal changed its directory's mtime: the directory is set back too.
+    for (const std::string& p : plan.remove) {
+      size_t slash = p.rfind('/');
+      exact.push_back(slash == std::string::npos ? std::string() : p.substr(0, slash));
+    }
     ro.exact = std::move(exact);
   }
   if (!ro.exact || !ro.exact->empty()) {
