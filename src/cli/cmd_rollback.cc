@@ -197,7 +197,7 @@ int print_rollback_report(const Globals& gl, const RollbackReport& r) {
         r.point != 0 ? fmt::format(" to recovery point {}", r.point) : std::string();
     std::fprintf(out, "operation %lld: %s%s %s", static_cast<long long>(r.operation),
                  r.kind.c_str(), target.c_str(), r.state.c_str());
-    if (r.safety != 0)
+    if (r.safety != 0 && (r.state == "completed" || r.state == "partial"))
       std::fprintf(out, " (safety point %lld; `rewind undo` returns to before)",
                    static_cast<long long>(r.safety));
     std::fprintf(out, "\n");

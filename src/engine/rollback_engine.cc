@@ -482,6 +482,9 @@ Status Operation::persist() {
 
 Status Operation::set_state(const std::string& state) {
   row_.state = state;
+  // Every end but success is phase Failed (DESIGN.md: "Completed — or Failed").
+  if (state == "reverted" || state == "cancelled" || state == "failed")
+    tracker_.phase(RollbackPhase::kFailed);
   return persist();
 }
 
