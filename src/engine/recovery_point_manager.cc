@@ -185,8 +185,13 @@ Result<CreateReport> RecoveryPointManager::create(const CreateOptions& req, Prog
   p.pinned = req.pinned;
   p.pre_id = req.pre_id;
   if (req.pre_id != 0) {
+    if (req.kind != "post")
+      return fail(Error::usage("--pre links a post point to its pre point: give --kind post"));
     REWIND_ASSIGN_OR_RETURN(auto pre, repo->catalog().get_point(req.pre_id));
     if (!pre) return fail(Error::not_found("recovery point {} does not exist", req.pre_id));
+    if (pre->kind != "pre")
+      return fail(
+          Error::usage("recovery point {} is a {} point, not a pre point", req.pre_id, pre->kind));
   }
   return capture_into(*repo, specs, p, obs);
 }

@@ -7,7 +7,6 @@
 // `restore` takes a safety point that `undo` returns to.
 #include <fcntl.h>
 #include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -49,9 +48,9 @@ void write_slow_config(const MultiFixture& f, const std::string& stop_sleep) {
   f.write_config(cfg.str());
 }
 
-std::vector<std::string> rewind_argv(const MultiFixture& f, const std::vector<std::string>& args,
+std::vector<std::string> rewind_argv(const Sandbox& box, const std::vector<std::string>& args,
                                      const std::string& binary = rwd::testing::rewind_binary()) {
-  std::vector<std::string> argv{binary, "--repo", f.box.repo, "--root", f.box.root};
+  std::vector<std::string> argv{binary, "--repo", box.repo, "--root", box.root};
   argv.insert(argv.end(), args.begin(), args.end());
   return argv;
 }
@@ -59,8 +58,8 @@ std::vector<std::string> rewind_argv(const MultiFixture& f, const std::vector<st
 // A rewind command running on another thread (its own process).
 class Background {
  public:
-  Background(const MultiFixture& f, const std::vector<std::string>& args)
-      : thread_([this, argv = rewind_argv(f, args)] {
+  Background(const Sandbox& box, const std::vector<std::string>& args)
+      : thread_([this, argv = rewind_argv(box, args)] {
           result_ = rwd::testing::run(argv, {}, 300);
           done_ = true;
         }) {}
@@ -80,16 +79,16 @@ class Background {
 };
 
 // `status --json` (the recent operations, newest first); null on failure.
-json status_list(const MultiFixture& f) {
-  RunResult r = f.rw({"--json", "status"});
+json status_list(const Sandbox& box) {
+  RunResult r = box.rw({"--json", "status"});
   if (r.exit_code != 0) return json();
   auto j = json::parse(r.out, nullptr, false);
   return j.is_discarded() ? json() : j;
 }
 
 // The newest operation, or null.
-json newest_op(const MultiFixture& f) {
-  json l = status_list(f);
+json newest_op(const Sandbox& box) {
+  json l = status_list(box);
   if (!l.is_array() || l.empty()) return json();
   json best = l[0];
   for (const auto& o : l)
@@ -98,11 +97,11 @@ json newest_op(const MultiFixture& f) {
 }
 
 // Waits until an operation is running (or `bg` ends); returns it, or null.
-json wait_running(const MultiFixture& f, const Background& bg, const std::string& phase = "",
+json wait_running(const Sandbox& box, const Background& bg, const std::string& phase = "",
                   int timeout_s = 60) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
   while (std::chrono::steady_clock::now() < deadline && !bg.done()) {
-    json o = newest_op(f);
+    json o = newest_op(box);
     if (o.is_object() && o["state"] == "running" && (phase.empty() || o["phase"] == phase))
       return o;
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
@@ -120,9 +119,24 @@ bool log_has(const std::vector<std::string>& log, const std::string& line) {
   return std::find(log.begin(), log.end(), line) != log.end();
 }
 
+// Every service the rollback stopped was started again, after it was stopped.
 void expect_services_started_again(const std::vector<std::string>& log) {
-  for (const auto& c : fixture_components())
-    EXPECT_TRUE(log_has(log, "start svc-" + c)) << "svc-" << c << " not started again";
+  for (const auto& c : fixture_components()) {
+    auto stop = std::find(log.begin(), log.end(), "stop svc-" + c);
+    if (stop == log.end()) continue;
+    EXPECT_NE(std::find(stop, log.end(), "start svc-" + c), log.end())
+        << "svc-" << c << " was stopped and not started again";
+  }
+}
+
+// Waits until the (slow) stop command has stopped at least one service.
+bool wait_first_stop(const MultiFixture& f, const Background& bg, int timeout_s = 60) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+  while (std::chrono::steady_clock::now() < deadline && !bg.done()) {
+    if (read_file(f.log).find("stop svc-") != std::string::npos) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return false;
 }
 
 // Everything up to a rolled-back-to point: populated, point 1 taken, every
@@ -152,20 +166,34 @@ Prepared prepare(MultiFixture& f, size_t big = 4096) {
 TEST(EngineCancel, CancelCommandRevertsToTheStateBeforeTheRollback) {
   MultiFixture f("rewind-ops");
   Prepared p = prepare(f);
-  write_slow_config(f, "1");
-  Background bg(f, {"rollback", std::to_string(p.id), "--yes"});
-  json op = wait_running(f, bg);
+  write_slow_config(f, "0.5");
+  Background bg(f.box, {"rollback", std::to_string(p.id), "--yes"});
+  json op = wait_running(f.box, bg);
   ASSERT_TRUE(op.is_object()) << "the rollback was never seen running: " << describe(bg.join());
+  // A second rollback meanwhile is refused, naming the holder.
+  RunResult second = f.rw({"rollback", std::to_string(p.id), "--yes"});
+  EXPECT_EQ(second.exit_code, 11) << describe(second);
+  EXPECT_THAT(second.err, HasSubstr(std::to_string(op["pid"].get<int64_t>())));
+  // `status -w` follows the operation until it ends.
+  Background watch(f.box, {"status", "-w", std::to_string(op["operation"].get<int64_t>())});
+  // Once it is stopping the services (so that they must be started again).
+  ASSERT_TRUE(wait_first_stop(f, bg)) << describe(bg.join());
   RunResult c = f.rw({"cancel"});
   EXPECT_EQ(c.exit_code, 0) << describe(c);
   RunResult r = bg.join();
   EXPECT_EQ(r.exit_code, 130) << describe(r);
   expect_all_equal(f, p.before, "after cancel");
-  json st = newest_op(f);
+  json st = newest_op(f.box);
   EXPECT_EQ(st["operation"], op["operation"]);
   EXPECT_EQ(st["state"], "cancelled") << st.dump();
   EXPECT_EQ(st["cancel_requested"], true) << st.dump();
-  expect_services_started_again(f.take_log());
+  RunResult watched = watch.join();
+  EXPECT_EQ(watched.exit_code, 0) << describe(watched);
+  EXPECT_THAT(watched.out, HasSubstr("running"));
+  EXPECT_THAT(watched.out, HasSubstr("cancelled"));
+  std::vector<std::string> log = f.take_log();
+  EXPECT_TRUE(log_has(log, "stop svc-d")) << "the services were being stopped when the cancel came";
+  expect_services_started_again(log);
   // Nothing is left for recover, and the next command runs.
   RunResult rec = f.rw({"recover"});
   EXPECT_EQ(rec.exit_code, 0) << describe(rec);
@@ -179,20 +207,23 @@ TEST(EngineCancel, CancelCommandRevertsToTheStateBeforeTheRollback) {
 TEST(EngineCancel, SigintRevertsToTheStateBeforeTheRollback) {
   MultiFixture f("rewind-ops");
   Prepared p = prepare(f);
-  write_slow_config(f, "1");
-  Background bg(f, {"rollback", std::to_string(p.id), "--yes"});
-  json op = wait_running(f, bg);
+  write_slow_config(f, "0.5");
+  Background bg(f.box, {"rollback", std::to_string(p.id), "--yes"});
+  json op = wait_running(f.box, bg);
   ASSERT_TRUE(op.is_object()) << "the rollback was never seen running";
   const pid_t pid = op["pid"].get<pid_t>();
   ASSERT_GT(pid, 1);
   ASSERT_NE(pid, ::getpid());
+  ASSERT_TRUE(wait_first_stop(f, bg)) << describe(bg.join());
   ASSERT_EQ(::kill(pid, SIGINT), 0);
   RunResult r = bg.join();
   EXPECT_EQ(r.exit_code, 130) << describe(r);
   expect_all_equal(f, p.before, "after SIGINT");
-  json st = newest_op(f);
+  json st = newest_op(f.box);
   EXPECT_EQ(st["state"], "cancelled") << st.dump();
-  expect_services_started_again(f.take_log());
+  std::vector<std::string> log = f.take_log();
+  EXPECT_TRUE(log_has(log, "stop svc-d"));
+  expect_services_started_again(log);
   RunResult rec = f.rw({"recover"});
   EXPECT_EQ(rec.exit_code, 0) << describe(rec);
   EXPECT_THAT(rec.out, HasSubstr("nothing to recover"));
@@ -218,8 +249,8 @@ TEST(EngineCancel, CancelDuringComponentRollbackRevertsRestoredComponents) {
   const std::string before = f.box.dir.sub("before");
   f.copy_all(before);
   f.take_log();
-  Background bg(f, {"rollback", std::to_string(id), "--yes"});
-  json op = wait_running(f, bg, "ComponentRollback");
+  Background bg(f.box, {"rollback", std::to_string(id), "--yes"});
+  json op = wait_running(f.box, bg, "ComponentRollback");
   ASSERT_TRUE(op.is_object()) << "ComponentRollback was never seen";
   RunResult c = f.rw({"cancel", std::to_string(op["operation"].get<int64_t>())});
   EXPECT_EQ(c.exit_code, 0) << describe(c);
@@ -227,7 +258,7 @@ TEST(EngineCancel, CancelDuringComponentRollbackRevertsRestoredComponents) {
   EXPECT_EQ(r.exit_code, 130) << describe(r);
   expect_all_equal(f, before, "after a cancel during ComponentRollback");
   EXPECT_FALSE(exists_nofollow(f.dir_of("a") + "/bulk"));
-  json st = newest_op(f);
+  json st = newest_op(f.box);
   EXPECT_EQ(st["state"], "cancelled") << st.dump();
   // a was restored and then put back (the revert really ran).
   bool a_reverted = false;
@@ -254,12 +285,12 @@ TEST(EngineStatus, SecondProcessSeesPhasesAndARisingPercentage) {
   std::filesystem::remove_all(f.dir_of("d") + "/bulk");
   write_slow_config(f, "0.5");
 
-  Background bg(f, {"rollback", std::to_string(id), "--yes"});
+  Background bg(f.box, {"rollback", std::to_string(id), "--yes"});
   std::vector<std::pair<std::string, double>> seen;  // (phase, percent) while running
   int64_t op_id = 0;
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
   while (!bg.done() && std::chrono::steady_clock::now() < deadline) {
-    json o = newest_op(f);
+    json o = newest_op(f.box);
     if (o.is_object() && (o["state"] == "running")) {
       if (op_id == 0) op_id = o["operation"].get<int64_t>();
       if (o["operation"].get<int64_t>() == op_id)
@@ -278,14 +309,39 @@ TEST(EngineStatus, SecondProcessSeesPhasesAndARisingPercentage) {
     phases.insert(seen[i].first);
     if (seen[i].second < 100) below_100.insert(seen[i].second);
     trace += seen[i].first + " " + std::to_string(seen[i].second) + "\n";
-    if (i > 0) EXPECT_GE(seen[i].second, seen[i - 1].second) << "percentage fell:\n" << trace;
+    if (i > 0) {
+      EXPECT_GE(seen[i].second, seen[i - 1].second) << "percentage fell:\n" << trace;
+    }
   }
+  std::string phase_list;
+  for (const auto& ph : phases) phase_list += " " + ph;
+  std::printf("status samples while running: %zu; phases:%s; distinct percentages below 100: %zu\n",
+              seen.size(), phase_list.c_str(), below_100.size());
   EXPECT_GE(phases.size(), 2u) << trace;
   EXPECT_GE(below_100.size(), 2u) << trace;
-  // Phases only move forward, in the documented order.
-  const std::vector<std::string> order = {"Initializing",       "CreatingRecoveryPoint",
-                                          "SnapshotValidation", "ComponentRollback",
-                                          "ServiceRestoration", "Finalization"};
+  // The percentage rises with the work itself, not only from one phase to
+  // the next: while the 200 MiB of d are written (nearly all of the
+  // ComponentRollback band, 50-90), status shows values inside the band,
+  // not 50 until the very end and then 90.
+  std::vector<double> in_rollback;
+  for (const auto& [ph, pct] : seen)
+    if (ph == "ComponentRollback") in_rollback.push_back(pct);
+  if (in_rollback.size() >= 5) {
+    const auto inside = std::count_if(in_rollback.begin(), in_rollback.end(),
+                                      [](double v) { return v >= 52 && v <= 88; });
+    EXPECT_GE(inside, 1) << in_rollback.size()
+                         << " samples during ComponentRollback, none between 52% and 88% while "
+                            "200 MiB were restored:\n"
+                         << trace;
+  } else {
+    std::printf("ComponentRollback too short to sample (%zu samples)\n", in_rollback.size());
+  }
+  // Phases only move forward, in the documented order. (The phase is
+  // written a moment before the state, so the last sample of a running
+  // operation may already say Completed.)
+  const std::vector<std::string> order = {
+      "Initializing",       "CreatingRecoveryPoint", "SnapshotValidation", "ComponentRollback",
+      "ServiceRestoration", "Finalization",          "Completed"};
   size_t last = 0;
   for (const auto& [ph, pct] : seen) {
     auto it = std::find(order.begin(), order.end(), ph);
@@ -331,7 +387,7 @@ TEST(EngineUnfinished, MutatingCommandsRefuseUntilRecover) {
   const std::string saved = f.box.dir.sub("saved");
   save_state(f, saved);
   const std::string report = f.box.dir.sub("fault-report");
-  const auto faulty = rewind_argv(f, {"rollback", std::to_string(p.id), "--yes"},
+  const auto faulty = rewind_argv(f.box, {"rollback", std::to_string(p.id), "--yes"},
                                   rwd::testing::rewind_faulty_binary());
 
   RunResult count =
@@ -350,7 +406,7 @@ TEST(EngineUnfinished, MutatingCommandsRefuseUntilRecover) {
     RunResult crash = rwd::testing::run(
         faulty, {{"REWIND_FAULT", "crash:" + std::to_string(k)}, {"REWIND_FAULT_REPORT", report}});
     ASSERT_EQ(crash.exit_code, rwd::testing::kCrashExit) << "k=" << k << " " << describe(crash);
-    json o = newest_op(f);
+    json o = newest_op(f.box);
     if (o.is_object() && o["state"] == "running") {
       unfinished = true;
       break;
@@ -381,7 +437,7 @@ TEST(EngineUnfinished, MutatingCommandsRefuseUntilRecover) {
   EXPECT_EQ(status.exit_code, 0) << describe(status);
   EXPECT_THAT(status.out, HasSubstr("running"));
   EXPECT_THAT(status.out, HasSubstr("rewind recover"));
-  json op = newest_op(f);
+  json op = newest_op(f.box);
   EXPECT_EQ(op["state"], "running") << op.dump();
   EXPECT_EQ(op["point"], p.id);
 
@@ -400,7 +456,10 @@ TEST(EngineUnfinished, MutatingCommandsRefuseUntilRecover) {
         << to_before << "---\n"
         << to_point;
   }
-  json after = newest_op(f);
+  json after = newest_op(f.box);
+  std::printf("crash at mutating call %llu of %llu; recover: %s",
+              static_cast<unsigned long long>(k), static_cast<unsigned long long>(n),
+              rec.out.c_str());
   EXPECT_NE(after["state"], "running") << after.dump();
 
   RunResult again = f.rw({"recover"});
@@ -414,12 +473,19 @@ TEST(EngineUnfinished, MutatingCommandsRefuseUntilRecover) {
 // --------------------------------------------------------------------------
 // dpkg's locks
 
+// A system root with a dpkg database, configured as one component; with
+// `slow_service`, the component names a service whose stop takes a second.
 class DpkgFixture {
  public:
-  DpkgFixture() : box("rewind-dpkg"), dpkg(box.root + "/var/lib/dpkg") {
-    write_file(box.root + "/etc/rewind/rewind.toml",
-               "[[component]]\nname = \"pkgdb\"\ncategory = \"system_services\"\n"
-               "paths = [\"/var/lib/dpkg\"]\n");
+  explicit DpkgFixture(bool slow_service = false)
+      : box("rewind-dpkg"), dpkg(box.root + "/var/lib/dpkg") {
+    std::string cfg =
+        "[[component]]\nname = \"pkgdb\"\ncategory = \"system_services\"\n"
+        "paths = [\"/var/lib/dpkg\"]\n";
+    if (slow_service)
+      cfg = "[service_manager]\nstop = [\"sh\", \"-c\", \"sleep 1\"]\nstart = [\"true\"]\n\n" +
+            cfg + "services = [\"pkg-svc\"]\n";
+    write_file(box.root + "/etc/rewind/rewind.toml", cfg);
     write_file(dpkg + "/status", "Package: foo\nVersion: 1.0\n");
     write_file(dpkg + "/info/foo.list", "/usr/bin/foo\n");
     write_file(dpkg + "/lock-frontend", "frontend-at-point");
@@ -478,6 +544,40 @@ TEST(EngineDpkg, RollbackRefusedWhileDpkgHoldsItsLocks) {
   EXPECT_FALSE(exists_nofollow(d.dpkg + "/info/bar.list"));
 }
 
+// Whether another process holds a lock that conflicts with a write lock on
+// the whole of `path` (classic and open file description locks alike).
+bool write_locked_by_other(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+  EXPECT_GE(fd, 0) << path;
+  struct flock fl {};
+  fl.l_type = F_WRLCK;
+  fl.l_whence = SEEK_SET;
+  EXPECT_EQ(::fcntl(fd, F_GETLK, &fl), 0) << path;
+  ::close(fd);
+  return fl.l_type != F_UNLCK;
+}
+
+// While the rollback runs it holds both of dpkg's locks, as dpkg would, so
+// that apt and dpkg wait; it lets go when it ends.
+TEST(EngineDpkg, RollbackHoldsDpkgLocksWhileItRuns) {
+  DpkgFixture d(/*slow_service=*/true);
+  RunResult cr = d.box.rw({"-q", "create"});
+  ASSERT_EQ(cr.exit_code, 0) << describe(cr);
+  write_file(d.dpkg + "/status", "Package: foo\nVersion: 2.0\n");
+  EXPECT_FALSE(write_locked_by_other(d.dpkg + "/lock-frontend"));
+  Background bg(d.box, {"rollback", "1", "--yes"});
+  json op = wait_running(d.box, bg);
+  ASSERT_TRUE(op.is_object()) << "the rollback was never seen running: " << describe(bg.join());
+  EXPECT_TRUE(write_locked_by_other(d.dpkg + "/lock-frontend"));
+  EXPECT_TRUE(write_locked_by_other(d.dpkg + "/lock"));
+  EXPECT_FALSE(bg.done()) << "the rollback ended while the locks were checked";
+  RunResult r = bg.join();
+  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  EXPECT_EQ(read_file(d.dpkg + "/status"), "Package: foo\nVersion: 1.0\n");
+  EXPECT_FALSE(write_locked_by_other(d.dpkg + "/lock-frontend"));
+  EXPECT_FALSE(write_locked_by_other(d.dpkg + "/lock"));
+}
+
 TEST(EngineDpkg, LockFilesAreNeverCapturedOrRestored) {
   DpkgFixture d;
   RunResult cr = d.box.rw({"-q", "create"});
@@ -531,7 +631,7 @@ TEST(EngineRestore, InPlaceRestoreTakesASafetyPointThatUndoReturnsTo) {
   EXPECT_EQ(f.diff_component("c", p.before), "");
   EXPECT_EQ(f.diff_component("d", p.before), "");
 
-  json op = newest_op(f);
+  json op = newest_op(f.box);
   EXPECT_EQ(op["kind"], "restore") << op.dump();
   EXPECT_EQ(op["state"], "completed") << op.dump();
   ASSERT_TRUE(op["safety"].is_number_integer()) << op.dump();

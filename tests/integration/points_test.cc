@@ -215,6 +215,32 @@ TEST(PointsMetadata, KindsPinTagsNamesAndListJsonFields) {
   EXPECT_EQ(nokind.exit_code, 14) << describe(nokind);
 }
 
+// pre_id is "the pre point a post point belongs to" (issue 3): a post
+// point names an existing pre point, and no other kind carries one.
+TEST(PointsMetadata, PreIdBelongsToPostPointsAndNamesAPrePoint) {
+  MultiFixture f("rewind-pt");
+  small_populate(f);
+  const int64_t pre = f.create({"--kind", "pre"});
+  const int64_t single = f.create();
+  ASSERT_EQ(single, pre + 1);
+  RunResult missing = f.rw({"create", "--kind", "post", "--pre", "999"});
+  EXPECT_EQ(missing.exit_code, 14) << describe(missing);
+  RunResult not_pre = f.rw({"create", "--kind", "post", "--pre", std::to_string(single)});
+  EXPECT_NE(not_pre.exit_code, 0) << "a post point whose pre is a single point: "
+                                  << describe(not_pre);
+  RunResult not_post = f.rw({"create", "--pre", std::to_string(pre)});
+  EXPECT_NE(not_post.exit_code, 0) << "a single point with a pre_id: " << describe(not_post);
+  RunResult pre_pre = f.rw({"create", "--kind", "pre", "--pre", std::to_string(pre)});
+  EXPECT_NE(pre_pre.exit_code, 0) << "a pre point with a pre_id: " << describe(pre_pre);
+  for (const auto& p : json_of(f, {"list"}))
+    if (p["kind"] != "post") {
+      EXPECT_TRUE(p["pre_id"].is_null()) << p.dump();
+    }
+  // The valid pairing still works.
+  const int64_t post = f.create({"--kind", "post", "--pre", std::to_string(pre)});
+  EXPECT_EQ(json_of(f, {"show", std::to_string(post)})["pre_id"], pre);
+}
+
 TEST(PointsMetadata, ShowListsEachComponentWithItsSize) {
   MultiFixture f("rewind-pt");
   small_populate(f);
@@ -337,7 +363,9 @@ TEST(ConfigValidate, ValidFilePrintsComponentsInDependencyOrder) {
       EXPECT_EQ(c["services"], json({"svc-c"}));
       EXPECT_EQ(c["paths"], json({"/srv/c"}));
     }
-    if (c["name"] == "a") EXPECT_EQ(c["critical"], true);
+    if (c["name"] == "a") {
+      EXPECT_EQ(c["critical"], true);
+    }
   }
 }
 
@@ -405,11 +433,11 @@ TEST(ConfigValidate, UnknownDependencyIsRefused) {
   f.write_config(
       "[[component]]\nname = \"x\"\npaths = [\"/srv/x\"]\n\n"
       "[[component]]\nname = \"y\"\npaths = [\"/srv/y\"]\n"
-      "depends_on = [\"x\", \"ghost\"]\n");  // line 7
+      "depends_on = [\"x\", \"ghost\"]\n");  // line 8
   RunResult r = f.rw({"config", "validate"});
   EXPECT_EQ(r.exit_code, 2) << describe(r);
   EXPECT_THAT(r.err, HasSubstr("ghost"));
-  EXPECT_THAT(r.err, HasSubstr(main_config(f) + ":7"));
+  EXPECT_THAT(r.err, HasSubstr(main_config(f) + ":8"));
 }
 
 TEST(ConfigValidate, OverlappingPathsRefusedUnlessExcluded) {

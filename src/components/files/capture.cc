@@ -278,8 +278,8 @@ Result<RollbackPlan> plan_rollback(io::Fs& fs, const std::vector<Entry>& snapsho
     const Entry& e = snapshot[i];
     bool is_added = plan.missing || added.contains(e.path);
     uint64_t head = e.type == EntryType::kHardlink ? e.link_index : i;
-    bool write = is_added || !incremental || changed.contains(e.path) ||
-                 group_written.contains(head);
+    bool write =
+        is_added || !incremental || changed.contains(e.path) || group_written.contains(head);
     if (!write) continue;
     (is_added ? plan.add : plan.replace).push_back(e.path);
     const Entry* d = &e;

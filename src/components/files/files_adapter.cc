@@ -168,19 +168,33 @@ class FilesAdapter final : public Adapter {
         for (const auto& p : *v)
           if (auto it = index.find(p); it != index.end()) needed[it->second] = 1;
     }
-    std::vector<std::byte> buf;
-    for (size_t i = 0; i < plan.entries.size(); ++i) {
-      if (!needed[i]) continue;
+    auto data_of = [&](size_t i) -> const Entry* {
       const Entry* e = &plan.entries[i];
       if (e->type == store::EntryType::kHardlink && e->link_index < plan.entries.size())
         e = &plan.entries[e->link_index];
-      if (e->type != store::EntryType::kFile) continue;
+      return e->type == store::EntryType::kFile ? e : nullptr;
+    };
+    Progress pr;
+    pr.operation = "validate";
+    pr.phase = "read";
+    for (size_t i = 0; i < plan.entries.size(); ++i)
+      if (const Entry* e = needed[i] ? data_of(i) : nullptr) {
+        ++pr.files_total;
+        pr.bytes_total += e->size;
+      }
+    std::vector<std::byte> buf;
+    for (size_t i = 0; i < plan.entries.size(); ++i) {
+      const Entry* e = needed[i] ? data_of(i) : nullptr;
+      if (!e) continue;
       for (const auto& c : e->chunks) {
         Status st = ctx.repo.read_chunk(c.id, store::ChunkType::kData, buf);
         if (!st)
           return fail(Error::corrupted_data("'{}' cannot be restored: {}", plan.entries[i].path,
                                             st.error().message()));
       }
+      ++pr.files_done;
+      pr.bytes_done += e->size;
+      ctx.obs.on_progress(pr);
     }
     return ok();
   }

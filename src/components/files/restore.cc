@@ -364,8 +364,10 @@ Status Restorer::run_jobs() {
   if (jobs_.empty()) return ok();
   std::atomic<size_t> next{0};
   std::atomic<bool> failed{false};
+  std::atomic<uint64_t> files_written{0}, bytes_written{0};
   std::mutex mu;
   std::optional<Error> first;
+  const std::thread::id reporter = std::this_thread::get_id();
   auto work = [&] {
     while (!failed.load()) {
       size_t i = next.fetch_add(1);
@@ -376,6 +378,17 @@ Status Restorer::run_jobs() {
         if (!first)
           first = st.error().with_context(fmt::format("restoring '{}'", jobs_[i].entry->path));
         failed = true;
+        continue;
+      }
+      files_written += 1;
+      bytes_written += jobs_[i].data->size;
+      // Progress within a batch, from the calling thread only (observers
+      // need not be thread-safe).
+      if (std::this_thread::get_id() == reporter) {
+        Progress p = progress_;
+        p.files_done = result_.files + files_written.load();
+        p.bytes_done = result_.bytes + bytes_written.load();
+        obs_.on_progress(p);
       }
     }
   };
