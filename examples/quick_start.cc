@@ -28,9 +28,8 @@ class PrintWarnings final : public rwd::ProgressObserver {
 };
 
 int fail(std::string_view what, const rwd::Error& e) {
-  std::fprintf(stderr, "quick_start: %.*s: %s (%.*s)\n", static_cast<int>(what.size()),
-               what.data(), e.message().c_str(),
-               static_cast<int>(rwd::error_code_name(e.code()).size()),
+  std::fprintf(stderr, "quick_start: %.*s: %s (%.*s)\n", static_cast<int>(what.size()), what.data(),
+               e.message().c_str(), static_cast<int>(rwd::error_code_name(e.code()).size()),
                rwd::error_code_name(e.code()).data());
   return 1;
 }

@@ -63,7 +63,8 @@ mkdir "$tmp/root"
 "$prefix/bin/rewind" --root "$tmp/root" --repo "$tmp/repo" verify
 
 step "compile a program with pkg-config --cflags --libs rewind"
-export PKG_CONFIG_PATH="$(dirname "$pc")${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
+PKG_CONFIG_PATH="$(dirname "$pc")${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
+export PKG_CONFIG_PATH
 pkg-config --print-errors --exists rewind
 echo "rewind.pc: version $(pkg-config --modversion rewind)"
 cat >"$tmp/pc_program.cc" <<'PROGRAM'

@@ -352,10 +352,10 @@ TEST_F(IncrementalOnExt4, ContentDiffFindsTheDamageAndIncrementalWritesOnlyTheDr
   EXPECT_TRUE(e.other.empty()) << "calls on names outside the drift:\n"
                                << fmt::format("{}", fmt::join(e.other, "\n"));
   // Directory metadata is set only on the directories on the way to the drift.
-  for (const std::string& d : e.dir_meta)
+  for (const std::string& dir : e.dir_meta)
     EXPECT_TRUE(std::any_of(drift.begin(), drift.end(),
-                            [&](const std::string& f) { return f.rfind(d + "/", 0) == 0; }))
-        << d << " is not on the way to a file that drifted";
+                            [&](const std::string& f) { return f.rfind(dir + "/", 0) == 0; }))
+        << dir << " is not on the way to a file that drifted";
   EXPECT_FALSE(e.dir_meta.empty())
       << "the parents' mtimes, changed by the renames, were not set back";
   EXPECT_EQ(env.diff_to_point(), "");

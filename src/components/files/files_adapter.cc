@@ -3,6 +3,7 @@
 #include <fcntl.h>
 
 #include <algorithm>
+#include <cerrno>
 
 #include "components/adapter.h"
 #include "components/files/files.h"
@@ -61,6 +62,26 @@ bool in_own_paths(const std::vector<std::string>& own, const std::string& rel) {
                      [&](const std::string& o) { return store::path_within(rel, o); });
 }
 
+// The directories on the way to the component must be directories: a
+// symlink or file there is refused (rewind never writes through one, and
+// replacing a directory outside the component is not its business).
+Status check_way(Context& ctx, const std::string& root) {
+  if (root == "/") return ok();
+  size_t slash = root.rfind('/');
+  std::string parent = slash == 0 ? "." : root.substr(1, slash - 1);
+  REWIND_ASSIGN_OR_RETURN(io::Fd sysroot,
+                          ctx.fs.open_path(ctx.system_root, O_RDONLY | O_DIRECTORY));
+  auto d = ctx.fs.open_beneath(sysroot.get(), parent, O_RDONLY | O_DIRECTORY);
+  if (d || d.error().sys_errno() == ENOENT) return ok();
+  if (d.error().sys_errno() == ELOOP || d.error().sys_errno() == ENOTDIR ||
+      d.error().code() == ErrorCode::kInvalidState)
+    return fail(Error::invalid_state(
+        "{}: a directory on the way to {} is a symlink or not a directory; rewind does not "
+        "write through it (make it a directory again, then retry)",
+        parent == "." ? "/" : "/" + parent, root));
+  return fail(d.error());
+}
+
 class FilesAdapter final : public Adapter {
  public:
   std::string_view name() const override { return "files"; }
@@ -112,10 +133,20 @@ class FilesAdapter final : public Adapter {
     REWIND_ASSIGN_OR_RETURN(files::CaptureOptions co, capture_options(ctx, spec));
     co.temp_leftovers = true;
     std::string root = co.path;
+    REWIND_TRY(check_way(ctx, root));
     std::vector<std::string> own = own_paths(spec);
     auto rp = std::make_shared<files::RollbackPlan>();
     if (!remove_extra) {
-      // A restore: the selection (or everything), nothing removed.
+      // A restore: the selection (or everything), nothing removed. A root
+      // that is missing (or sits behind a non-directory) has nothing for the
+      // safety point to keep.
+      {
+        REWIND_ASSIGN_OR_RETURN(io::Fd sysroot,
+                                ctx.fs.open_path(ctx.system_root, O_RDONLY | O_DIRECTORY));
+        auto d = ctx.fs.open_beneath(sysroot.get(), root == "/" ? "." : root.substr(1),
+                                     O_RDONLY | O_DIRECTORY);
+        if (!d && d.error().sys_errno() == ENOENT) plan.absent = true;
+      }
       plan.select = select.empty() ? own : select;
       for (const Entry& e : plan.entries) {
         bool sel = plan.select.empty() ||
