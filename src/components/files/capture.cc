@@ -162,7 +162,7 @@ const Entry& data_entry(const std::vector<Entry>& all, const Entry& e) {
 }
 
 std::optional<Change> compare(const std::vector<Entry>& all_a, const Entry& a,
-                              const std::vector<Entry>& all_b, const Entry& b) {
+                              const std::vector<Entry>& all_b, const Entry& b, bool dir_mtimes) {
   Change c{b.path, ChangeKind::kMetadata, {}};
   EntryType ta = a.type == EntryType::kHardlink ? EntryType::kFile : a.type;
   EntryType tb = b.type == EntryType::kHardlink ? EntryType::kFile : b.type;
@@ -182,7 +182,8 @@ std::optional<Change> compare(const std::vector<Entry>& all_a, const Entry& a,
     c.attributes.push_back("device");
   if (da.mode != db.mode) c.attributes.push_back("mode");
   if (da.uid != db.uid || da.gid != db.gid) c.attributes.push_back("owner");
-  if (ta != EntryType::kDir && da.mtime_ns != db.mtime_ns) c.attributes.push_back("mtime");
+  if ((ta != EntryType::kDir || dir_mtimes) && da.mtime_ns != db.mtime_ns)
+    c.attributes.push_back("mtime");
   if (da.xattrs != db.xattrs) c.attributes.push_back("xattrs");
   if (da.flags != db.flags) c.attributes.push_back("flags");
   if ((a.type == EntryType::kHardlink) != (b.type == EntryType::kHardlink))
@@ -198,7 +199,8 @@ std::optional<Change> compare(const std::vector<Entry>& all_a, const Entry& a,
 
 }  // namespace
 
-std::vector<Change> diff_manifests(const std::vector<Entry>& a, const std::vector<Entry>& b) {
+std::vector<Change> diff_manifests(const std::vector<Entry>& a, const std::vector<Entry>& b,
+                                   bool dir_mtimes) {
   std::vector<Change> out;
   size_t i = 0, j = 0;
   while (i < a.size() || j < b.size()) {
@@ -209,7 +211,7 @@ std::vector<Change> diff_manifests(const std::vector<Entry>& a, const std::vecto
       out.push_back(Change{b[j].path, ChangeKind::kAdded, {}});
       ++j;
     } else {
-      if (auto c = compare(a, a[i], b, b[j])) out.push_back(std::move(*c));
+      if (auto c = compare(a, a[i], b, b[j], dir_mtimes)) out.push_back(std::move(*c));
       ++i;
       ++j;
     }
@@ -219,7 +221,7 @@ std::vector<Change> diff_manifests(const std::vector<Entry>& a, const std::vecto
 
 Result<std::vector<Change>> diff_live(io::Fs& fs, const std::vector<Entry>& snapshot,
                                       const CaptureOptions& opts, ProgressObserver& obs,
-                                      bool content_always) {
+                                      bool content_always, bool dir_mtimes) {
   store::Chunker chunker(opts.chunker);
   ContentFn content = [&](int fd, const std::vector<store::Extent>& extents, bool sparse,
                           uint64_t size) -> Result<std::vector<ChunkRef>> {
@@ -237,14 +239,16 @@ Result<std::vector<Change>> diff_live(io::Fs& fs, const std::vector<Entry>& snap
     live.push_back(std::move(e));
     return ok();
   }));
-  return diff_manifests(snapshot, live);
+  return diff_manifests(snapshot, live, dir_mtimes);
 }
 
 Result<RollbackPlan> plan_rollback(io::Fs& fs, const std::vector<Entry>& snapshot,
                                    const CaptureOptions& opts, bool incremental,
                                    ProgressObserver& obs) {
   RollbackPlan plan;
-  auto changes = diff_live(fs, snapshot, opts, obs, incremental);
+  // A directory's mtime counts here: the point's goes back on it (an
+  // interrupted rollback may have left it at the time of a rename).
+  auto changes = diff_live(fs, snapshot, opts, obs, incremental, /*dir_mtimes=*/true);
   if (!changes) {
     if (changes.error().code() != ErrorCode::kNotFound) return fail(changes.error());
     // The component's root is gone: everything is added.

@@ -97,15 +97,17 @@ struct Change {
 };
 
 // Differences from `a` (older) to `b` (newer), both full validated manifests.
+// Directory mtimes change with every name added or removed inside; they are
+// compared only with `dir_mtimes`.
 std::vector<Change> diff_manifests(const std::vector<store::Entry>& a,
-                                   const std::vector<store::Entry>& b);
+                                   const std::vector<store::Entry>& b, bool dir_mtimes = false);
 
 // Differences from a snapshot to the live tree. Content is compared by hash
 // where inode, size, mtime or ctime changed, or for every file with
 // `content` (finds damage that left the metadata alone).
 Result<std::vector<Change>> diff_live(io::Fs& fs, const std::vector<store::Entry>& snapshot,
                                       const CaptureOptions& opts, ProgressObserver& obs,
-                                      bool content = false);
+                                      bool content = false, bool dir_mtimes = false);
 
 // What a rollback does to one component's live tree. Paths are
 // component-relative.
