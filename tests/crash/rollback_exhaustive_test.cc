@@ -4,7 +4,8 @@
 // N mutating io calls, and with power lost before every one, for the full
 // and the incremental scope, each followed by `rewind recover` and the
 // checks of rollback_crash_test.cc (which samples the same sweeps for CI and
-// whose helpers this file includes).
+// whose helpers this file includes); and EIO and ENOSPC at every write,
+// fsync, syncfs and rename of the rollback, for both scopes.
 #define REWIND_ROLLBACK_CRASH_HELPERS_ONLY
 #include "crash/rollback_crash_test.cc"
 
@@ -40,6 +41,32 @@ TEST(RollbackPowerLossExhaustive, FullScopeLosingUnsyncedDataAtEveryCallEndsBefo
 TEST(RollbackPowerLossExhaustive,
      IncrementalScopeLosingUnsyncedDataAtEveryCallEndsBeforeOrAtThePoint) {
   sweep(true, "powerloss", 6);
+}
+
+// Every write, fsync, syncfs and rename of the rollback fails in turn, with
+// EIO and with ENOSPC (issue 3: "at each write, fsync and rename").
+void every_fault(bool incremental, uint64_t seed) {
+  RollbackCrash t(seed);
+  auto t0 = std::chrono::steady_clock::now();
+  std::vector<FaultRun> runs;
+  for (std::string op : {"write", "fsync", "syncfs", "rename"}) {
+    const uint64_t calls = t.count_op_calls(incremental, op);
+    std::printf("%s scope: %llu %s calls\n", scope_name(incremental),
+                static_cast<unsigned long long>(calls), op.c_str());
+    for (uint64_t n = 1; n <= calls; ++n)
+      for (std::string err : {"EIO", "ENOSPC"})
+        runs.push_back(fault_at(t, incremental, op, n, err));
+  }
+  print_faults(std::string(scope_name(incremental)) + "-scope faults", runs);
+  std::printf("%zu fault runs, %.0f s\n", runs.size(), seconds_since(t0));
+}
+
+TEST(RollbackFaultsExhaustive, FullScopeEveryCallFailingEndsInItsOwnErrorAndNeverInAMix) {
+  every_fault(false, 13);
+}
+
+TEST(RollbackFaultsExhaustive, IncrementalScopeEveryCallFailingEndsInItsOwnErrorAndNeverInAMix) {
+  every_fault(true, 14);
 }
 
 }  // namespace
