@@ -193,6 +193,12 @@ class Tracker final : public ProgressObserver {
     set_percent(sub_lo_, false);
   }
   RollbackPhase current() const { return phase_; }
+  // The first failed progress write, once.
+  std::optional<Error> take_write_error() {
+    auto e = std::move(write_error_);
+    write_error_.reset();
+    return e;
+  }
   double percent() const { return percent_; }
   bool cancel_requested() {
     if (cancel_ && cancel_->cancelled()) return true;
@@ -226,11 +232,12 @@ class Tracker final : public ProgressObserver {
     auto now = std::chrono::steady_clock::now();
     if (!force && now - last_write_ < std::chrono::milliseconds(200)) return;
     last_write_ = now;
-    // A failed progress write costs only the display; the journal's own
-    // writes are checked.
-    ignore_status(
-        cat_->set_operation_progress(op_, std::string(phase_name(phase_)), percent_, now_ns()),
-        "progress display only");
+    // The progress row lives in the journal's file: a failed write or fsync
+    // there fails the operation at its next journal write (DESIGN.md: an
+    // fsync error is never retried or ignored).
+    Status st =
+        cat_->set_operation_progress(op_, std::string(phase_name(phase_)), percent_, now_ns());
+    if (!st && !write_error_) write_error_ = st.error();
     Progress q;
     q.operation = "rollback";
     q.phase = std::string(phase_name(phase_));
@@ -248,6 +255,7 @@ class Tracker final : public ProgressObserver {
   double sub_lo_ = 0, sub_hi_ = 5;
   double percent_ = 0;
   std::chrono::steady_clock::time_point last_write_{};
+  std::optional<Error> write_error_;
 };
 
 // ---------------------------------------------------------------------------
@@ -473,6 +481,8 @@ Result<std::vector<Operation::Item>> Operation::select(int64_t point, const Roll
 }
 
 Status Operation::persist() {
+  if (auto e = tracker_.take_write_error())
+    return fail(e->with_context("recording the operation's progress"));
   row_.journal = journal_text(jn_);
   row_.updated_ns = now_ns();
   row_.phase = std::string(phase_name(tracker_.current()));
