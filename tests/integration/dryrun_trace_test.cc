@@ -38,31 +38,6 @@ namespace {
 using rwd::testing::random_bytes;
 using rwd::testing::write_file;
 
-// One line of a REWIND_FAULT_TRACE file, split at tabs.
-using TraceLine = std::vector<std::string>;
-
-std::vector<TraceLine> read_trace(const std::string& file) {
-  std::vector<TraceLine> out;
-  std::ifstream in(file);
-  for (std::string line; std::getline(in, line);) {
-    if (line.empty()) continue;
-    TraceLine f;
-    std::stringstream ss(line);
-    for (std::string field; std::getline(ss, field, '\t');) f.push_back(field);
-    out.push_back(std::move(f));
-  }
-  return out;
-}
-
-bool within(const std::string& path, const std::string& dir) {
-  return path == dir || (path.size() > dir.size() && path.compare(0, dir.size(), dir) == 0 &&
-                         path[dir.size()] == '/');
-}
-
-bool is_temp_name(const std::string& path) {
-  return path.substr(path.rfind('/') + 1).starts_with(".rw-tmp-");
-}
-
 // rewind-faulty --repo --root ARGS with REWIND_FAULT_TRACE=trace.
 RunResult traced(const Sandbox& box, const std::vector<std::string>& args,
                  const std::string& trace) {

@@ -50,30 +50,6 @@ std::string file_rel(int i) {
   return fmt::format("/srv/data/d{}/s{}/f{:03}.bin", i % 10, i / 50, i);
 }
 
-using TraceLine = std::vector<std::string>;
-
-std::vector<TraceLine> read_trace(const std::string& file) {
-  std::vector<TraceLine> out;
-  std::ifstream in(file);
-  for (std::string line; std::getline(in, line);) {
-    if (line.empty()) continue;
-    TraceLine f;
-    std::stringstream ss(line);
-    for (std::string field; std::getline(ss, field, '\t');) f.push_back(field);
-    out.push_back(std::move(f));
-  }
-  return out;
-}
-
-bool within(const std::string& path, const std::string& dir) {
-  return path == dir || (path.size() > dir.size() && path.compare(0, dir.size(), dir) == 0 &&
-                         path[dir.size()] == '/');
-}
-
-bool is_temp_name(const std::string& path) {
-  return path.substr(path.rfind('/') + 1).starts_with(".rw-tmp-");
-}
-
 double seconds_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }

@@ -13,6 +13,8 @@
 #include <algorithm>
 #include <cstdint>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -127,6 +129,33 @@ inline std::vector<std::string> packs_by_size(const std::string& repo) {
 inline void copy_tree(const std::string& from, const std::string& to) {
   RunResult r = rwd::testing::run({"cp", "-a", "--sparse=always", from, to});
   EXPECT_EQ(r.exit_code, 0) << describe(r);
+}
+
+// One line of a REWIND_FAULT_TRACE file (tests/support/fault_fs.h), split at tabs.
+using TraceLine = std::vector<std::string>;
+
+inline std::vector<TraceLine> read_trace(const std::string& file) {
+  std::vector<TraceLine> out;
+  std::ifstream in(file);
+  for (std::string line; std::getline(in, line);) {
+    if (line.empty()) continue;
+    TraceLine f;
+    std::stringstream ss(line);
+    for (std::string field; std::getline(ss, field, '\t');) f.push_back(field);
+    out.push_back(std::move(f));
+  }
+  return out;
+}
+
+// Whether `path` is `dir` or lies beneath it.
+inline bool within(const std::string& path, const std::string& dir) {
+  return path == dir || (path.size() > dir.size() && path.compare(0, dir.size(), dir) == 0 &&
+                         path[dir.size()] == '/');
+}
+
+// Whether the last component is one of rewind's temporary names.
+inline bool is_temp_name(const std::string& path) {
+  return path.substr(path.rfind('/') + 1).starts_with(".rw-tmp-");
 }
 
 }  // namespace rwd::itest
