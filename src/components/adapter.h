@@ -119,4 +119,9 @@ std::vector<std::string> adapter_kinds();
 // common ancestor of several.
 std::string component_root(const std::vector<std::string>& paths);
 
+// `abs` relative to `root` when it is `root` ("") or lies beneath it.
+std::optional<std::string> relative_path(const std::string& root, const std::string& abs);
+// The absolute path of `rel` under `root` ("" is `root` itself).
+std::string join_path(const std::string& root, const std::string& rel);
+
 }  // namespace rwd::components

@@ -60,20 +60,6 @@ store::ChunkSource source(store::Repository& repo) {
   };
 }
 
-// The component-relative form of an absolute path, if the component holds it.
-std::optional<std::string> relative_to(const std::string& comp, const std::string& abs) {
-  if (comp == "/") return abs == "/" ? std::string() : abs.substr(1);
-  if (abs == comp) return std::string();
-  if (abs.size() > comp.size() && abs.compare(0, comp.size(), comp) == 0 && abs[comp.size()] == '/')
-    return abs.substr(comp.size() + 1);
-  return std::nullopt;
-}
-
-std::string absolute_in(const std::string& comp, const std::string& rel) {
-  if (rel.empty()) return comp;
-  return comp == "/" ? "/" + rel : comp + "/" + rel;
-}
-
 }  // namespace
 
 Result<std::unique_ptr<store::Repository>> RecoveryPointManager::open_repo(bool write,
@@ -144,7 +130,7 @@ Result<std::vector<components::ComponentSpec>> RecoveryPointManager::specs_for(
     std::sort(paths.begin(), paths.end());
     for (size_t i = 1; i < paths.size(); ++i) {
       if (paths[i] == paths[i - 1]) return fail(Error::usage("--path {} is given twice", paths[i]));
-      if (relative_to(paths[i - 1], paths[i]))
+      if (components::relative_path(paths[i - 1], paths[i]))
         return fail(
             Error::usage("--path {} lies inside --path {}; give only one", paths[i], paths[i - 1]));
     }
@@ -364,7 +350,7 @@ Result<std::vector<DiffItem>> RecoveryPointManager::diff(const std::string& id,
       std::string root = components::component_root(
           any->paths.empty() ? std::vector<std::string>{comp} : any->paths);
       for (const auto& c : components::files::diff_manifests(ea, eb))
-        out.push_back(DiffItem{comp, absolute_in(root, c.path),
+        out.push_back(DiffItem{comp, components::join_path(root, c.path),
                                std::string(components::files::change_kind_name(c.kind)),
                                c.attributes});
       continue;
@@ -415,13 +401,13 @@ Result<RestoreReport> RecoveryPointManager::restore(const RestoreRequest& req,
     Work w{&s, {}};
     bool whole = false;
     for (const auto& p : want) {
-      if (auto rel = relative_to(comp, p)) {
+      if (auto rel = components::relative_path(comp, p)) {
         matched.insert(p);
         if (rel->empty())
           whole = true;
         else
           w.select.push_back(*rel);
-      } else if (relative_to(p, comp)) {
+      } else if (components::relative_path(p, comp)) {
         matched.insert(p);
         whole = true;
       }
@@ -499,7 +485,7 @@ Status RecoveryPointManager::dump(const std::string& id, const std::string& path
   for (const auto& s : snaps) {
     const std::string comp = components::component_root(
         s.paths.empty() ? std::vector<std::string>{s.component} : s.paths);
-    auto rel = relative_to(comp, abs);
+    auto rel = components::relative_path(comp, abs);
     if (!rel) continue;
     REWIND_ASSIGN_OR_RETURN(ChunkId m, ChunkId::parse(s.manifest));
     REWIND_ASSIGN_OR_RETURN(store::Entry e, store::lookup_entry(source(*repo), m, *rel));

@@ -289,16 +289,6 @@ class DpkgLocks {
   std::vector<io::Fd> fds_;
 };
 
-// `path` relative to `root` when it lies beneath it ("" for the root itself).
-std::optional<std::string> relative_under(const std::string& root, const std::string& path) {
-  if (root == "/") return path == "/" ? std::string() : path.substr(1);
-  if (path == root) return std::string();
-  if (path.size() > root.size() && path.compare(0, root.size(), root) == 0 &&
-      path[root.size()] == '/')
-    return path.substr(root.size() + 1);
-  return std::nullopt;
-}
-
 bool covers_dpkg(const ComponentSpec& s) {
   return std::any_of(s.paths.begin(), s.paths.end(), [](const std::string& p) {
     return store::path_within("/var/lib/dpkg", p) || p == "/" ||
@@ -758,13 +748,13 @@ Result<RollbackReport> Operation::run_restore(const std::string& id,
     bool whole = paths.empty();
     std::vector<std::string> sel;
     for (const auto& p : paths) {
-      if (auto rel = relative_under(root, p)) {
+      if (auto rel = components::relative_path(root, p)) {
         matched.insert(p);
         if (rel->empty())
           whole = true;
         else
           sel.push_back(*rel);
-      } else if (relative_under(p, root)) {
+      } else if (components::relative_path(p, root)) {
         matched.insert(p);
         whole = true;
       }

@@ -22,16 +22,6 @@ store::ChunkSource source(store::Repository& repo) {
   };
 }
 
-std::string absolute_in(const std::string& root, const std::string& rel) {
-  if (rel.empty()) return root;
-  return root == "/" ? "/" + rel : root + "/" + rel;
-}
-
-std::string relative_to_root(const std::string& root, const std::string& abs) {
-  if (root == "/") return abs.substr(1);
-  return abs == root ? std::string() : abs.substr(root.size() + 1);
-}
-
 Result<files::CaptureOptions> capture_options(Context& ctx, const ComponentSpec& spec) {
   if (spec.paths.empty()) return fail(Error::usage("component {} names no paths", spec.name));
   files::CaptureOptions co;
@@ -52,7 +42,7 @@ std::vector<std::string> own_paths(const ComponentSpec& spec) {
   std::vector<std::string> out;
   if (spec.paths.size() <= 1) return out;
   std::string root = component_root(spec.paths);
-  for (const auto& p : spec.paths) out.push_back(relative_to_root(root, p));
+  for (const auto& p : spec.paths) out.push_back(relative_path(root, p).value_or(p));
   return out;
 }
 
@@ -117,8 +107,8 @@ class FilesAdapter final : public Adapter {
     std::vector<std::string> own = own_paths(spec);
     for (const auto& c : *changes) {
       if (!in_own_paths(own, c.path)) continue;
-      out.push_back(Change{absolute_in(co.path, c.path),
-                           std::string(files::change_kind_name(c.kind)), c.attributes});
+      out.push_back(Change{join_path(co.path, c.path), std::string(files::change_kind_name(c.kind)),
+                           c.attributes});
     }
     return out;
   }
@@ -153,7 +143,7 @@ class FilesAdapter final : public Adapter {
                    std::any_of(plan.select.begin(), plan.select.end(),
                                [&](const std::string& s) { return store::path_within(e.path, s); });
         if (!sel) continue;
-        plan.replace.push_back(absolute_in(root, e.path));
+        plan.replace.push_back(join_path(root, e.path));
         if (e.type == store::EntryType::kFile) {
           ++plan.files;
           plan.bytes += e.size;
@@ -174,9 +164,9 @@ class FilesAdapter final : public Adapter {
       keep(rp->remove);
       plan.select = own;
     }
-    for (const auto& p : rp->replace) plan.replace.push_back(absolute_in(root, p));
-    for (const auto& p : rp->add) plan.add.push_back(absolute_in(root, p));
-    for (const auto& p : rp->remove) plan.remove.push_back(absolute_in(root, p));
+    for (const auto& p : rp->replace) plan.replace.push_back(join_path(root, p));
+    for (const auto& p : rp->add) plan.add.push_back(join_path(root, p));
+    for (const auto& p : rp->remove) plan.remove.push_back(join_path(root, p));
     plan.bytes = rp->bytes;
     plan.files = rp->files;
     plan.absent = rp->missing;
@@ -260,6 +250,19 @@ class FilesAdapter final : public Adapter {
 Adapter& files_adapter() {
   static FilesAdapter a;
   return a;
+}
+
+std::optional<std::string> relative_path(const std::string& root, const std::string& abs) {
+  if (root == "/") return abs == "/" ? std::string() : abs.substr(1);
+  if (abs == root) return std::string();
+  if (abs.size() > root.size() && abs.compare(0, root.size(), root) == 0 && abs[root.size()] == '/')
+    return abs.substr(root.size() + 1);
+  return std::nullopt;
+}
+
+std::string join_path(const std::string& root, const std::string& rel) {
+  if (rel.empty()) return root;
+  return root == "/" ? "/" + rel : root + "/" + rel;
 }
 
 std::string component_root(const std::vector<std::string>& paths) {
