@@ -29,6 +29,10 @@ struct ComponentInfo {
   uint64_t size = 0;    // logical bytes
   uint64_t stored = 0;  // stored bytes of the chunks it references
   uint64_t added = 0;   // stored bytes the point added
+  // What the adapter says of its snapshot (a JSON object, "" when not
+  // asked): counts, recorded facts, and the "restorable" and "recorded"
+  // parts. Filled by get_recovery_point, not by list.
+  std::string details;
 };
 
 struct RecoveryPointInfo {
@@ -96,8 +100,11 @@ struct CreateReport {
 struct DiffItem {
   std::string component;
   std::string path;  // absolute within the system root
-  std::string kind;  // added, removed, content, metadata, type
+  std::string kind;  // added, removed, content, metadata, type, damaged
   std::vector<std::string> attributes;
+  // A unified diff of a text file, "old -> new" for a value; empty for
+  // secrets and binary content.
+  std::string detail;
 };
 
 struct RestoreRequest {

@@ -33,7 +33,8 @@ Command diff_command() {
             arr.push_back(json{{"component", it.component},
                                {"path", it.path},
                                {"change", it.kind},
-                               {"attributes", it.attributes}});
+                               {"attributes", it.attributes},
+                               {"detail", it.detail}});
           print_json(json{{"changes", arr}, {"summary", counts}});
           return 0;
         }
@@ -48,6 +49,14 @@ Command diff_command() {
           for (const auto& a : it.attributes) attrs += (attrs.empty() ? "" : ",") + a;
           std::printf("%c %s%s\n", mark, it.path.c_str(),
                       attrs.empty() ? "" : (" (" + attrs + ")").c_str());
+          // A detail of one line follows the path indented; a unified diff
+          // as it is.
+          if (it.detail.find('\n') == std::string::npos) {
+            if (!it.detail.empty()) std::printf("    %s\n", it.detail.c_str());
+          } else {
+            std::fputs(it.detail.c_str(), stdout);
+            if (it.detail.back() != '\n') std::fputc('\n', stdout);
+          }
         }
         std::printf(
             "%d added, %d removed, %d content changed, %d metadata changed, %d type changed, "

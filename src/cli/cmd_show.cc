@@ -32,6 +32,12 @@ Command show_command() {
                       c.name.c_str(), c.adapter.c_str(), c.category.c_str(),
                       static_cast<unsigned long long>(c.entries), human_bytes(c.size).c_str(),
                       human_bytes(c.stored).c_str(), human_bytes(c.added).c_str());
+          // The adapter's own account: one line per key.
+          json d = c.details.empty() ? json() : json::parse(c.details, nullptr, false);
+          if (d.is_object())
+            for (const auto& [k, v] : d.items())
+              std::printf("        %-20s %s\n", (k + ":").c_str(),
+                          v.is_string() ? v.get<std::string>().c_str() : v.dump().c_str());
           size += c.size;
           stored += c.stored;
           added += c.added;

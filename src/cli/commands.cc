@@ -41,9 +41,11 @@ SystemOptions system_options(const Globals& g) {
 }
 
 json component_json(const ComponentInfo& c) {
-  return json{{"name", c.name},     {"adapter", c.adapter}, {"category", c.category},
-              {"paths", c.paths},   {"entries", c.entries}, {"size", c.size},
-              {"stored", c.stored}, {"added", c.added}};
+  json j{{"name", c.name},     {"adapter", c.adapter}, {"category", c.category},
+         {"paths", c.paths},   {"entries", c.entries}, {"size", c.size},
+         {"stored", c.stored}, {"added", c.added}};
+  if (!c.details.empty()) j["details"] = json::parse(c.details, nullptr, false);
+  return j;
 }
 
 json point_json(const RecoveryPointInfo& p) {

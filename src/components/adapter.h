@@ -8,6 +8,7 @@
 #pragma once
 
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -32,6 +33,10 @@ struct ComponentSpec {
   bool critical = false;
   std::vector<std::string> pre_capture;
   std::vector<std::string> post_capture;
+  // The adapter's own keys of the [[component]] table (host, port, parts,
+  // manager, ...). An adapter that needs a setting again at restore keeps it
+  // in its snapshot, so that a point restores without the configuration.
+  nlohmann::json settings = nlohmann::json::object();
 };
 
 struct Context {
@@ -56,6 +61,10 @@ struct Change {
   std::string path;  // absolute within the system root, or a key for non-file adapters
   std::string kind;  // added, removed, content, metadata, type
   std::vector<std::string> attributes;
+  // What a person reads beside the change: a unified diff of a text file,
+  // "1 -> 0" for a tunable, "2.36-9 -> 2.36-9+deb12u4" for a package. Empty
+  // for secrets and binary content.
+  std::string detail;
 };
 
 // A restore planned against the live system. Lists are absolute paths (or
@@ -108,6 +117,20 @@ class Adapter {
   virtual std::vector<std::string> services(const ComponentSpec& spec) const {
     return spec.services;
   }
+  // Differences between two snapshots of the component (older, newer);
+  // either may be missing (the component was added or dropped). The default
+  // compares the manifests entry by entry (path, content, metadata).
+  virtual Result<std::vector<Change>> diff_snapshots(Context& ctx, const ComponentSpec& spec,
+                                                     const std::optional<store::ChunkId>& older,
+                                                     const std::optional<store::ChunkId>& newer);
+  // What `show` says of one snapshot, beyond entries and size: counts,
+  // recorded facts, and which parts a rollback restores ("restorable" and
+  // "recorded" arrays of part names by convention). Default: nothing.
+  virtual Result<nlohmann::json> describe(Context& ctx, const ComponentSpec& spec,
+                                          const store::ChunkId& manifest);
+  // Checks the adapter's settings when the configuration is loaded; the
+  // message names the key.
+  virtual Status check_settings(const ComponentSpec& spec) const;
 };
 
 // The adapter for a kind ("files"), or nullptr.

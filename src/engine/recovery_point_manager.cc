@@ -49,8 +49,8 @@ RecoveryPointInfo to_info(const catalog::PointRow& p,
   r.pinned = p.pinned;
   r.pre_id = p.pre_id;
   for (const auto& s : snaps)
-    r.components.push_back(ComponentInfo{s.component, s.adapter, s.category, s.paths, s.entries,
-                                         s.size, s.stored, s.added});
+    r.components.push_back(ComponentInfo{
+        s.component, s.adapter, s.category, s.paths, s.entries, s.size, s.stored, s.added, {}});
   return r;
 }
 
@@ -292,7 +292,36 @@ Result<RecoveryPointInfo> RecoveryPointManager::get(const std::string& id) {
   REWIND_ASSIGN_OR_RETURN(auto p, repo->catalog().get_point(n));
   if (!p) return fail(Error::not_found("recovery point {} does not exist", n));
   REWIND_ASSIGN_OR_RETURN(auto snaps, repo->catalog().snapshots(n));
-  return to_info(*p, snaps);
+  RecoveryPointInfo info = to_info(*p, snaps);
+  // What each adapter says of its snapshot.
+  REWIND_TRY(repo->load_index());
+  NullObserver quiet;
+  components::Context ctx{fs_, *repo, opts_.system_root, quiet, std::max(1, opts_.threads)};
+  for (size_t i = 0; i < snaps.size(); ++i) {
+    components::ComponentSpec spec = spec_of(snaps[i]);
+    components::Adapter* adapter = components::find_adapter(spec.adapter);
+    if (!adapter) continue;
+    REWIND_ASSIGN_OR_RETURN(ChunkId m, ChunkId::parse(snaps[i].manifest));
+    REWIND_ASSIGN_OR_RETURN(nlohmann::json d, adapter->describe(ctx, spec, m));
+    if (d.is_object() && !d.empty()) info.components[i].details = d.dump();
+  }
+  return info;
+}
+
+components::ComponentSpec RecoveryPointManager::spec_of(const catalog::SnapshotRow& snap) const {
+  components::ComponentSpec spec;
+  auto it =
+      std::find_if(env_.components.begin(), env_.components.end(),
+                   [&](const components::ComponentSpec& c) { return c.name == snap.component; });
+  if (it != env_.components.end()) spec = *it;
+  spec.name = snap.component;
+  spec.adapter = snap.adapter;
+  spec.category = snap.category;
+  spec.paths = snap.paths.empty() && snap.adapter == "files"
+                   ? std::vector<std::string>{snap.component}
+                   : snap.paths;
+  spec.exclude = snap.exclude;
+  return spec;
 }
 
 Result<std::vector<DiffItem>> RecoveryPointManager::diff(const std::string& id,
@@ -335,41 +364,31 @@ Result<std::vector<DiffItem>> RecoveryPointManager::diff(const std::string& id,
         std::find(dopts.components.begin(), dopts.components.end(), comp) == dopts.components.end())
       continue;
     const catalog::SnapshotRow* ra = find(sa, comp);
-    if (b) {
-      const catalog::SnapshotRow* rb = find(sb, comp);
-      std::vector<store::Entry> ea, eb;
-      if (ra) {
-        REWIND_ASSIGN_OR_RETURN(ChunkId m, ChunkId::parse(ra->manifest));
-        REWIND_ASSIGN_OR_RETURN(ea, store::load_manifest(source(*repo), m));
-      }
-      if (rb) {
-        REWIND_ASSIGN_OR_RETURN(ChunkId m, ChunkId::parse(rb->manifest));
-        REWIND_ASSIGN_OR_RETURN(eb, store::load_manifest(source(*repo), m));
-      }
-      const catalog::SnapshotRow* any = ra ? ra : rb;
-      std::string root = components::component_root(
-          any->paths.empty() ? std::vector<std::string>{comp} : any->paths);
-      for (const auto& c : components::files::diff_manifests(ea, eb))
-        out.push_back(DiffItem{comp, components::join_path(root, c.path),
-                               std::string(components::files::change_kind_name(c.kind)),
-                               c.attributes});
-      continue;
-    }
-    if (!ra) continue;
-    components::ComponentSpec spec;
-    spec.name = ra->component;
-    spec.adapter = ra->adapter;
-    spec.category = ra->category;
-    spec.paths = ra->paths.empty() ? std::vector<std::string>{ra->component} : ra->paths;
-    spec.exclude = ra->exclude;
+    const catalog::SnapshotRow* rb = b ? find(sb, comp) : nullptr;
+    if (!ra && !rb) continue;
+    components::ComponentSpec spec = spec_of(ra ? *ra : *rb);
     components::Adapter* adapter = components::find_adapter(spec.adapter);
     if (!adapter)
       return fail(
           Error::invalid_state("component {}: adapter '{}' is not available", comp, spec.adapter));
-    REWIND_ASSIGN_OR_RETURN(ChunkId m, ChunkId::parse(ra->manifest));
-    REWIND_ASSIGN_OR_RETURN(auto changes, adapter->diff_live(ctx, spec, m, dopts.content));
+    std::vector<components::Change> changes;
+    if (b) {
+      std::optional<ChunkId> ma, mb;
+      if (ra) {
+        REWIND_ASSIGN_OR_RETURN(ma, ChunkId::parse(ra->manifest));
+      }
+      if (rb) {
+        REWIND_ASSIGN_OR_RETURN(mb, ChunkId::parse(rb->manifest));
+      }
+      REWIND_ASSIGN_OR_RETURN(changes, adapter->diff_snapshots(ctx, spec, ma, mb));
+    } else {
+      if (!ra) continue;
+      REWIND_ASSIGN_OR_RETURN(ChunkId m, ChunkId::parse(ra->manifest));
+      REWIND_ASSIGN_OR_RETURN(changes, adapter->diff_live(ctx, spec, m, dopts.content));
+    }
     for (auto& c : changes)
-      out.push_back(DiffItem{comp, std::move(c.path), std::move(c.kind), std::move(c.attributes)});
+      out.push_back(DiffItem{comp, std::move(c.path), std::move(c.kind), std::move(c.attributes),
+                             std::move(c.detail)});
   }
   return out;
 }

@@ -53,6 +53,10 @@ class RecoveryPointManager {
                                     bool use_cache = true);
   // kSystemInInvalidState when an operation's journal is unfinished.
   static Status refuse_unfinished(store::Repository& repo);
+  // A snapshot's component as a spec: the snapshot says what was captured
+  // (adapter, category, paths, excludes); the configuration, where it still
+  // names the component, adds the order, services, criticality and settings.
+  components::ComponentSpec spec_of(const catalog::SnapshotRow& snap) const;
   // Resolves an ID against an open repository.
   static Result<int64_t> resolve_in(store::Repository& repo, const std::string& id);
 

@@ -58,9 +58,9 @@ struct Journal {
 };
 
 json spec_json(const ComponentSpec& s) {
-  return json{{"name", s.name},         {"adapter", s.adapter},  {"category", s.category},
-              {"paths", s.paths},       {"exclude", s.exclude},  {"depends_on", s.depends_on},
-              {"services", s.services}, {"critical", s.critical}};
+  return json{{"name", s.name},         {"adapter", s.adapter},   {"category", s.category},
+              {"paths", s.paths},       {"exclude", s.exclude},   {"depends_on", s.depends_on},
+              {"services", s.services}, {"critical", s.critical}, {"settings", s.settings}};
 }
 
 ComponentSpec spec_from(const json& j) {
@@ -73,6 +73,7 @@ ComponentSpec spec_from(const json& j) {
   s.depends_on = j.at("depends_on").get<std::vector<std::string>>();
   s.services = j.at("services").get<std::vector<std::string>>();
   s.critical = j.at("critical").get<bool>();
+  s.settings = j.value("settings", json::object());
   return s;
 }
 
@@ -361,23 +362,11 @@ class Operation {
 
 Result<std::vector<Operation::Item>> Operation::select(int64_t point, const RollbackRequest& req) {
   REWIND_ASSIGN_OR_RETURN(auto snaps, repo_.catalog().snapshots(point));
-  const auto& configured = points_.environment().components;
   // Every component of the point, as a spec: the snapshot says what was
   // captured (paths, excludes); the configuration adds the order, the
   // services and criticality.
   std::vector<ComponentSpec> all;
-  for (const auto& s : snaps) {
-    ComponentSpec spec;
-    auto it = std::find_if(configured.begin(), configured.end(),
-                           [&](const ComponentSpec& c) { return c.name == s.component; });
-    if (it != configured.end()) spec = *it;
-    spec.name = s.component;
-    spec.adapter = s.adapter;
-    spec.category = s.category;
-    spec.paths = s.paths;
-    spec.exclude = s.exclude;
-    all.push_back(std::move(spec));
-  }
+  for (const auto& s : snaps) all.push_back(points_.spec_of(s));
   auto find = [&](const std::string& n) {
     return std::find_if(all.begin(), all.end(),
                         [&](const ComponentSpec& c) { return c.name == n; });

@@ -30,15 +30,45 @@ int64_t now_ms() {
 Result<ProcessResult> run_process(const std::vector<std::string>& argv,
                                   std::chrono::milliseconds timeout,
                                   std::chrono::milliseconds grace) {
+  ProcessOptions o;
+  o.timeout = timeout;
+  o.grace = grace;
+  return run_process(argv, o);
+}
+
+Result<ProcessResult> run_process(const std::vector<std::string>& argv,
+                                  const ProcessOptions& opts) {
+  const auto timeout = opts.timeout;
+  const auto grace = opts.grace;
   if (argv.empty() || argv[0].empty()) return fail(Error::usage("empty command"));
+  // The environment: rewind's, with opts.env added or replacing.
+  std::vector<std::string> env_store;
+  for (char** e = environ; *e; ++e) {
+    std::string_view v(*e);
+    std::string_view name = v.substr(0, v.find('='));
+    bool replaced = false;
+    for (const auto& add : opts.env)
+      if (std::string_view(add).substr(0, add.find('=')) == name) replaced = true;
+    if (!replaced) env_store.emplace_back(v);
+  }
+  env_store.insert(env_store.end(), opts.env.begin(), opts.env.end());
+  std::vector<char*> envp;
+  for (auto& e : env_store) envp.push_back(e.data());
+  envp.push_back(nullptr);
   int pipefd[2];
   if (::pipe2(pipefd, O_CLOEXEC) != 0)
     return fail(Error(ErrorCode::kIo, fmt::format("pipe: {}", std::strerror(errno)), errno));
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_adddup2(&fa, pipefd[1], 1);
+  if (opts.stdout_path.empty())
+    posix_spawn_file_actions_adddup2(&fa, pipefd[1], 1);
+  else
+    posix_spawn_file_actions_addopen(&fa, 1, opts.stdout_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                     0600);
   posix_spawn_file_actions_adddup2(&fa, pipefd[1], 2);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(
+      &fa, 0, opts.stdin_path.empty() ? "/dev/null" : opts.stdin_path.c_str(), O_RDONLY, 0);
+  if (!opts.cwd.empty()) posix_spawn_file_actions_addchdir_np(&fa, opts.cwd.c_str());
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
   posix_spawnattr_setflags(&attr,
@@ -53,7 +83,7 @@ Result<ProcessResult> run_process(const std::vector<std::string>& argv,
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
   pid_t pid = 0;
-  int rc = ::posix_spawnp(&pid, args[0], &fa, &attr, args.data(), environ);
+  int rc = ::posix_spawnp(&pid, args[0], &fa, &attr, args.data(), envp.data());
   posix_spawn_file_actions_destroy(&fa);
   posix_spawnattr_destroy(&attr);
   ::close(pipefd[1]);

@@ -20,11 +20,24 @@ struct ProcessResult {
   std::string output;      // stdout and stderr, the first 64 KiB
 };
 
+struct ProcessOptions {
+  std::chrono::milliseconds timeout{std::chrono::seconds(60)};
+  std::chrono::milliseconds grace{std::chrono::seconds(5)};
+  std::vector<std::string> env;  // "NAME=value", added to (or replacing in) rewind's environment
+  std::string cwd;               // empty: rewind's own
+  std::string stdin_path;        // empty: /dev/null
+  // When set, stdout goes to this file (created 0600, truncated) and only
+  // stderr is kept in `output`.
+  std::string stdout_path;
+};
+
 // Runs argv (searched in PATH). Errors: kUsage for an empty argv, kNotFound
 // when the program does not exist, kPermissionDenied when it cannot be run.
 Result<ProcessResult> run_process(const std::vector<std::string>& argv,
                                   std::chrono::milliseconds timeout,
                                   std::chrono::milliseconds grace = std::chrono::seconds(5));
+
+Result<ProcessResult> run_process(const std::vector<std::string>& argv, const ProcessOptions& opts);
 
 // "exited with status 3", "killed by signal 9", "timed out after 5s".
 std::string describe(const ProcessResult& r);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "rewind/rollback_system.h"
 
+#include "components/adapter.h"
 #include "config/config.h"
 #include "engine/recovery_point_manager.h"
 #include "engine/rollback_engine.h"
@@ -48,6 +49,14 @@ Result<Loaded> load(io::Fs& fs, const SystemOptions& in) {
       s.critical = c.critical;
       s.pre_capture = c.pre_capture;
       s.post_capture = c.post_capture;
+      s.settings = c.settings;
+      components::Adapter* adapter = components::find_adapter(c.adapter);
+      if (!adapter)
+        return fail(Error::usage("{}: component \"{}\": adapter \"{}\" is not part of this build",
+                                 c.origin, c.name, c.adapter));
+      if (Status st = adapter->check_settings(s); !st)
+        return fail(
+            Error(st.error().code(), fmt::format("{}: {}", c.origin, st.error().message())));
       l.env.components.push_back(s);
       l.configured.push_back(ConfiguredComponent{c.name, c.adapter, c.category, c.paths, c.exclude,
                                                  c.depends_on, c.services, c.critical, c.origin});

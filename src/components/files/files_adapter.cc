@@ -101,14 +101,16 @@ class FilesAdapter final : public Adapter {
     std::vector<Change> out;
     if (!changes) {
       if (changes.error().code() != ErrorCode::kNotFound) return fail(changes.error());
-      out.push_back(Change{co.path, "removed", {}});
+      out.push_back(Change{co.path, "removed", {}, {}});
       return out;
     }
     std::vector<std::string> own = own_paths(spec);
     for (const auto& c : *changes) {
       if (!in_own_paths(own, c.path)) continue;
-      out.push_back(Change{join_path(co.path, c.path), std::string(files::change_kind_name(c.kind)),
-                           c.attributes});
+      out.push_back(Change{join_path(co.path, c.path),
+                           std::string(files::change_kind_name(c.kind)),
+                           c.attributes,
+                           {}});
     }
     return out;
   }
