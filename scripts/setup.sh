@@ -9,7 +9,8 @@ cd "$(dirname "$0")/.."
 PACKAGES="build-essential cmake g++ clang-format libexpected-dev libzstd-dev libsodium-dev
 libssl-dev libsqlite3-dev libpq-dev libcli11-dev nlohmann-json3-dev libtomlplusplus-dev
 libspdlog-dev libfmt-dev libgtest-dev libgmock-dev librapidcheck-dev libbenchmark-dev
-rsync attr acl libcap2-bin e2fsprogs xfsprogs btrfs-progs binutils python3 util-linux"
+rsync attr acl libcap2-bin e2fsprogs xfsprogs btrfs-progs binutils python3 util-linux
+runit debootstrap systemd postgresql-15 postgresql-client-15"
 
 missing=""
 for p in $PACKAGES; do
@@ -17,6 +18,12 @@ for p in $PACKAGES; do
 done
 if [ -n "$missing" ]; then
   echo "setup: installing:$missing"
+  # Debian's postgresql package would create and start a `main` cluster on
+  # port 5432; the tests start their own throwaway cluster instead.
+  mkdir -p /etc/postgresql-common
+  if ! grep -q '^create_main_cluster' /etc/postgresql-common/createcluster.conf 2>/dev/null; then
+    echo 'create_main_cluster = false' >>/etc/postgresql-common/createcluster.conf
+  fi
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   # shellcheck disable=SC2086
