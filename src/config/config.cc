@@ -194,6 +194,15 @@ bool is_within(std::string_view child, std::string_view parent) {
   return child.size() > parent.size() && child.starts_with(parent) && child[parent.size()] == '/';
 }
 
+// The category a component of an adapter gets when it names none.
+std::string default_category(std::string_view adapter) {
+  if (adapter == "config") return "configuration";
+  if (adapter == "kernel") return "kernel_core";
+  if (adapter == "services") return "system_services";
+  if (adapter == "sqlite" || adapter == "postgres") return "database";
+  return "other";
+}
+
 bool path_based(const ComponentConfig& c) { return c.adapter == "files" || c.adapter == "config"; }
 
 // One key of a component, from the definition that set it last.
@@ -428,6 +437,8 @@ class Parser {
         return err_at(a->node->source(), "{}: unknown adapter \"{}\" (valid: {})", who, c.adapter,
                       join(kAdapters));
     }
+
+    c.category = default_category(c.adapter);
 
     std::vector<std::pair<std::string, toml::source_region>> paths, path;
     for (const KeyNode& kn : r.keys) {

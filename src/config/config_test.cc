@@ -150,6 +150,26 @@ TEST(ConfigParse, DesignExampleParsesWithAdapterKeysInSettings) {
   EXPECT_EQ(c->find("nope"), nullptr);
 }
 
+TEST(ConfigParse, EachAdapterHasItsDefaultCategory) {
+  // DESIGN.md's categories: a component that names none gets its adapter's.
+  const std::pair<const char*, const char*> cases[] = {
+      {"files", "other"},        {"config", "configuration"},
+      {"kernel", "kernel_core"}, {"services", "system_services"},
+      {"sqlite", "database"},    {"postgres", "database"},
+      {"packages", "other"},     {"command", "other"}};
+  for (const auto& [adapter, category] : cases) {
+    auto c = parse_one(
+        fmt::format("[[component]]\nname = \"x\"\nadapter = \"{}\"\npath = \"/x\"\n", adapter));
+    ASSERT_THAT(c, IsOk()) << adapter;
+    EXPECT_EQ(c->components.at(0).category, category) << adapter;
+  }
+  // A category given wins.
+  auto c = parse_one(
+      "[[component]]\nname = \"x\"\nadapter = \"kernel\"\ncategory = \"device_drivers\"\n");
+  ASSERT_THAT(c, IsOk());
+  EXPECT_EQ(c->components.at(0).category, "device_drivers");
+}
+
 TEST(ConfigParse, DefaultsApplyWhenKeysAreMissing) {
   // A component names only what it needs; the rest takes the documented
   // defaults, and so do [repository] and [service_manager].
