@@ -137,6 +137,10 @@ class Adapter {
 Adapter* find_adapter(std::string_view kind);
 // The kinds this build knows.
 std::vector<std::string> adapter_kinds();
+// Whether a kind's snapshots are file trees at the component's paths
+// ("files", "config"), which a restore can select paths within; the others
+// hold adapter state, restored whole.
+bool holds_file_tree(std::string_view kind);
 
 // The directory a files-like component is rooted at: its one path, or the
 // common ancestor of several.

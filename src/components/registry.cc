@@ -23,6 +23,8 @@ Adapter* find_adapter(std::string_view kind) {
   return nullptr;
 }
 
+bool holds_file_tree(std::string_view kind) { return kind == "files" || kind == "config"; }
+
 std::vector<std::string> adapter_kinds() {
   std::vector<std::string> out;
   for (const auto& r : kAdapters) out.emplace_back(r.kind);

@@ -393,6 +393,18 @@ Result<std::vector<DiffItem>> RecoveryPointManager::diff(const std::string& id,
   return out;
 }
 
+namespace {
+// Where a snapshot's entries go when it is restored as files: a file tree at
+// its own paths; the state of other adapters (a database image, tunables, a
+// command's directory) under /COMPONENT, so that `restore --to DIR` exports
+// it as DIR/COMPONENT/... .
+std::string restore_root(const catalog::SnapshotRow& s) {
+  if (!components::holds_file_tree(s.adapter)) return "/" + s.component;
+  return components::component_root(s.paths.empty() ? std::vector<std::string>{s.component}
+                                                    : s.paths);
+}
+}  // namespace
+
 Result<RestoreReport> RecoveryPointManager::restore(const RestoreRequest& req,
                                                     ProgressObserver& obs) {
   REWIND_ASSIGN_OR_RETURN(int64_t id, resolve(req.point));
@@ -411,8 +423,7 @@ Result<RestoreReport> RecoveryPointManager::restore(const RestoreRequest& req,
   std::vector<Work> work;
   std::set<std::string> matched;
   for (const auto& s : snaps) {
-    const std::string comp = components::component_root(
-        s.paths.empty() ? std::vector<std::string>{s.component} : s.paths);
+    const std::string comp = restore_root(s);
     if (want.empty()) {
       work.push_back(Work{&s, {}});
       continue;
@@ -480,9 +491,7 @@ Result<RestoreReport> RecoveryPointManager::restore(const RestoreRequest& req,
   report.id = id;
   for (size_t i = 0; i < work.size(); ++i) {
     components::files::RestoreOptions ro;
-    ro.component_path = components::component_root(
-        work[i].snap->paths.empty() ? std::vector<std::string>{work[i].snap->component}
-                                    : work[i].snap->paths);
+    ro.component_path = restore_root(*work[i].snap);
     ro.target_root = target;
     ro.select = work[i].select;
     ro.threads = std::max(1, opts_.threads);

@@ -736,6 +736,18 @@ Result<RollbackReport> Operation::run_restore(const std::string& id,
     std::string root = components::component_root(it.spec.paths);
     bool whole = paths.empty();
     std::vector<std::string> sel;
+    if (!components::holds_file_tree(it.spec.adapter)) {
+      // Adapter state is restored whole: named by its own path (a
+      // database file) or a directory above it, never by a path inside.
+      for (const auto& p : paths)
+        for (const auto& own : it.spec.paths)
+          if (components::relative_path(p, own)) {
+            matched.insert(p);
+            whole = true;
+          }
+      if (whole) items_.push_back(std::move(it));
+      continue;
+    }
     for (const auto& p : paths) {
       if (auto rel = components::relative_path(root, p)) {
         matched.insert(p);
