@@ -121,6 +121,13 @@ Status Writer::add_fd(const std::string& name, int fd, uint64_t fixed_chunk, uin
 }
 
 Result<Captured> Writer::finish() {
+  // A manifest starts with its root, a directory (store::validate_entries).
+  if (!entries_.contains("")) {
+    store::Entry root;
+    root.type = store::EntryType::kDir;
+    root.mode = 0700;
+    entries_.emplace("", std::move(root));
+  }
   store::ManifestBuilder mb(
       [this](store::ChunkType t, std::vector<std::byte>&& data) -> Result<store::ChunkId> {
         return writer_.put(t, std::move(data));
@@ -173,8 +180,8 @@ Result<std::string> Reader::read(const std::string& name) const {
     out.append(reinterpret_cast<const char*>(buf.data()), buf.size());
   }
   if (out.size() != e.size)
-    return fail(Error::corrupted_data("'{}': {} bytes stored, {} recorded", name, out.size(),
-                                      e.size));
+    return fail(
+        Error::corrupted_data("'{}': {} bytes stored, {} recorded", name, out.size(), e.size));
   return out;
 }
 

@@ -485,6 +485,13 @@ timeout = "90s"
   EXPECT_THAT(c->service_manager.status, ElementsAre("sv", "check", "{service}"));
   EXPECT_EQ(c->service_manager.timeout, "90s");
   EXPECT_THAT(parse_one("[service_manager]\ntype = \"runit\"\n"), IsOk());
+  auto runit = parse_one(
+      "[service_manager]\nkind = \"runit\"\nservice_dir = \"/var/service/\"\nsv = [\"sv\", "
+      "\"-v\"]\n");
+  ASSERT_THAT(runit, IsOk());
+  EXPECT_EQ(runit->service_manager.type, "runit");
+  EXPECT_EQ(runit->service_manager.service_dir, "/var/service");
+  EXPECT_THAT(runit->service_manager.sv, ElementsAre("sv", "-v"));
   EXPECT_THAT(error_of(parse_one("[service_manager]\ntype = \"upstart\"\n")),
               HasSubstr(":2: service_manager: type: unknown type \"upstart\""));
   EXPECT_THAT(error_of(parse_one("[service_manager]\ntimeout = \"soon\"\n")),
