@@ -387,6 +387,12 @@ TEST(ServicesCommand, ShellCommandsManageTheUnit) {
   ASSERT_GT(id, 0);
   std::filesystem::remove(d + "/web.on");
   std::filesystem::remove(d + "/web.enabled");
+  // Between two points, the same per-unit details as against the live system.
+  int64_t later = create_point(box);
+  json between = rw_json(box, {"diff", std::to_string(id), std::to_string(later)});
+  EXPECT_EQ(detail_of(between, "web", "enabled"), "enabled yes -> no") << between.dump(1);
+  EXPECT_EQ(detail_of(between, "web", "active"), "active yes -> no");
+  EXPECT_EQ(detail_of(between, "db"), "<none>");
   std::filesystem::remove(log);
 
   RunResult r = box.rw({"rollback", std::to_string(id), "--yes"});

@@ -252,6 +252,7 @@ struct UnitAction {
 };
 
 struct ServicesPlan {
+  ChunkId manifest;
   ManagerSettings manager;
   std::vector<UnitAction> units;
 };
@@ -343,6 +344,7 @@ class ServicesAdapter final : public Adapter {
     REWIND_ASSIGN_OR_RETURN(auto r, state::Reader::open(ctx, manifest));
     REWIND_ASSIGN_OR_RETURN(Snapshot snap, read_snapshot(r, spec.name));
     auto sp = std::make_shared<ServicesPlan>();
+    sp->manifest = manifest;
     REWIND_ASSIGN_OR_RETURN(sp->manager, manager_of(spec, snap));
     auto m = services::make_manager(sp->manager, ctx.fs, ctx.system_root);
     Plan plan;
@@ -382,16 +384,11 @@ class ServicesAdapter final : public Adapter {
   }
 
   Status validate(Context& ctx, const Plan& plan) override {
+    const auto* sp = static_cast<const ServicesPlan*>(plan.adapter_data.get());
+    if (!sp) return fail(Error::invalid_state("no services plan to validate"));
     REWIND_TRY(ctx.repo.load_index());
-    std::vector<std::byte> buf;
-    for (const auto& e : plan.entries)
-      for (const auto& c : e.chunks) {
-        Status st = ctx.repo.read_chunk(c.id, store::ChunkType::kData, buf);
-        if (!st)
-          return fail(
-              Error::corrupted_data("'{}' cannot be restored: {}", e.path, st.error().message()));
-      }
-    return ok();
+    REWIND_ASSIGN_OR_RETURN(auto r, state::Reader::open(ctx, sp->manifest));
+    return r.validate();
   }
 
   Result<Applied> apply(Context& ctx, const ComponentSpec& spec, const Plan& plan) override {
