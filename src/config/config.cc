@@ -490,6 +490,8 @@ class Parser {
       c.paths.push_back(std::move(*norm));
       b.path_regions.push_back(region);
     }
+    // A component that names no category gets its adapter's usual one.
+    if (!r.find("category") && c.adapter == "services") c.category = "system_services";
     if (path_based(c) && c.paths.empty())
       return err_at(r.origin, "{}: adapter \"{}\" needs at least one path (paths = [...])", who,
                     c.adapter);

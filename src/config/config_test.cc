@@ -498,6 +498,19 @@ timeout = "90s"
               HasSubstr(":2: service_manager: timeout: invalid duration \"soon\""));
 }
 
+TEST(ConfigParse, ServicesComponentDefaultsToSystemServices) {
+  // A services component without a category is system_services; one that
+  // names its category keeps it.
+  auto svc = parse_one("[[component]]\nname = \"s\"\nadapter = \"services\"\nunits = [\"a\"]\n");
+  ASSERT_THAT(svc, IsOk());
+  EXPECT_EQ(svc->components[0].category, "system_services");
+  auto other = parse_one(
+      "[[component]]\nname = \"s\"\nadapter = \"services\"\ncategory = \"other\"\nunits = "
+      "[\"a\"]\n");
+  ASSERT_THAT(other, IsOk());
+  EXPECT_EQ(other->components[0].category, "other");
+}
+
 TEST(ConfigParse, LaterDocumentsOverrideKeyByKey) {
   // A drop-in redefines a component: keys it sets win, the others stay; the
   // origin stays where the component was first defined. Sections merge too.
