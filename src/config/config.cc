@@ -326,7 +326,7 @@ class Parser {
     for (const Entry& e : entries(*t)) {
       const std::string_view k = e.key->str();
       const std::string what = fmt::format("service_manager: {}", k);
-      if (k == "type") {
+      if (k == "kind" || k == "type") {
         REWIND_ASSIGN_OR_RETURN(std::string s, get_string(*e.node, what));
         if (!contains(kServiceManagers, s))
           return err_at(e.node->source(), "{}: unknown type \"{}\" (valid: {})", what, s,
@@ -338,16 +338,26 @@ class Parser {
         REWIND_ASSIGN_OR_RETURN(sm.start, get_strings(*e.node, what));
       } else if (k == "status") {
         REWIND_ASSIGN_OR_RETURN(sm.status, get_strings(*e.node, what));
+      } else if (k == "service_dir" || k == "sv_dir") {
+        REWIND_ASSIGN_OR_RETURN(std::string s, get_string(*e.node, what));
+        auto norm = normalize_path(s);
+        if (!norm) return err_at(e.node->source(), "{}: {}", what, norm.error().message());
+        (k == "service_dir" ? sm.service_dir : sm.sv_dir) = *norm;
+      } else if (k == "sv") {
+        REWIND_ASSIGN_OR_RETURN(sm.sv, get_strings(*e.node, what));
+      } else if (k == "systemctl") {
+        REWIND_ASSIGN_OR_RETURN(sm.systemctl, get_strings(*e.node, what));
       } else if (k == "timeout") {
         REWIND_ASSIGN_OR_RETURN(std::string s, get_string(*e.node, what));
         auto d = parse_duration(s);
         if (!d) return err_at(e.node->source(), "{}: {}", what, d.error().message());
         sm.timeout = std::move(s);
       } else {
-        return err_at(e.key->source(),
-                      "service_manager: unknown key \"{}\" (known: type, stop, start, status, "
-                      "timeout)",
-                      k);
+        return err_at(
+            e.key->source(),
+            "service_manager: unknown key \"{}\" (known: kind, type, stop, start, status, "
+            "service_dir, sv_dir, sv, systemctl, timeout)",
+            k);
       }
     }
     return ok();
@@ -491,6 +501,8 @@ class Parser {
       c.paths.push_back(std::move(*norm));
       b.path_regions.push_back(region);
     }
+    // A component that names no category gets its adapter's usual one.
+    if (!r.find("category") && c.adapter == "services") c.category = "system_services";
     if (path_based(c) && c.paths.empty())
       return err_at(r.origin, "{}: adapter \"{}\" needs at least one path (paths = [...])", who,
                     c.adapter);

@@ -50,11 +50,19 @@ struct ComponentConfig {
 
 // The table [service_manager].
 struct ServiceManagerConfig {
-  std::string type = "command";  // command (systemd and runit are accepted for later)
-  // argv templates; "{service}" in any argument stands for the service name.
+  // command | systemd | runit, from the key `kind` (or its older name
+  // `type`); the engine stops and starts services through the services
+  // adapter's manager of that kind.
+  std::string type = "command";
+  // command: argv templates; "{service}" in any argument stands for the service name.
   std::vector<std::string> stop;
   std::vector<std::string> start;
   std::vector<std::string> status;
+  // runit and systemd, as in a services component; empty: the manager's default.
+  std::string service_dir;
+  std::string sv_dir;
+  std::vector<std::string> sv;
+  std::vector<std::string> systemctl;
   std::string timeout = "5min";  // duration string, validated by parse_duration
 };
 

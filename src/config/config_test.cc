@@ -505,10 +505,30 @@ timeout = "90s"
   EXPECT_THAT(c->service_manager.status, ElementsAre("sv", "check", "{service}"));
   EXPECT_EQ(c->service_manager.timeout, "90s");
   EXPECT_THAT(parse_one("[service_manager]\ntype = \"runit\"\n"), IsOk());
+  auto runit = parse_one(
+      "[service_manager]\nkind = \"runit\"\nservice_dir = \"/var/service/\"\nsv = [\"sv\", "
+      "\"-v\"]\n");
+  ASSERT_THAT(runit, IsOk());
+  EXPECT_EQ(runit->service_manager.type, "runit");
+  EXPECT_EQ(runit->service_manager.service_dir, "/var/service");
+  EXPECT_THAT(runit->service_manager.sv, ElementsAre("sv", "-v"));
   EXPECT_THAT(error_of(parse_one("[service_manager]\ntype = \"upstart\"\n")),
               HasSubstr(":2: service_manager: type: unknown type \"upstart\""));
   EXPECT_THAT(error_of(parse_one("[service_manager]\ntimeout = \"soon\"\n")),
               HasSubstr(":2: service_manager: timeout: invalid duration \"soon\""));
+}
+
+TEST(ConfigParse, ServicesComponentDefaultsToSystemServices) {
+  // A services component without a category is system_services; one that
+  // names its category keeps it.
+  auto svc = parse_one("[[component]]\nname = \"s\"\nadapter = \"services\"\nunits = [\"a\"]\n");
+  ASSERT_THAT(svc, IsOk());
+  EXPECT_EQ(svc->components[0].category, "system_services");
+  auto other = parse_one(
+      "[[component]]\nname = \"s\"\nadapter = \"services\"\ncategory = \"other\"\nunits = "
+      "[\"a\"]\n");
+  ASSERT_THAT(other, IsOk());
+  EXPECT_EQ(other->components[0].category, "other");
 }
 
 TEST(ConfigParse, LaterDocumentsOverrideKeyByKey) {

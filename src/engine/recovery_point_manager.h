@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "components/adapter.h"
+#include "components/services/manager.h"
 #include "io/fs.h"
 #include "rewind/rollback_system.h"
 #include "store/repository.h"
@@ -18,10 +19,13 @@ namespace rwd::engine {
 // What the configuration gives the engine (system/ loads it).
 struct Environment {
   std::vector<components::ComponentSpec> components;  // in dependency order
-  // Service commands: argv templates, "{service}" replaced by the name.
-  std::vector<std::string> service_stop;
-  std::vector<std::string> service_start;
-  std::chrono::milliseconds service_timeout = std::chrono::minutes(5);
+  // How the components' services are stopped and started ([service_manager]).
+  // Without a configuration: commands, none given (nothing is run on the host).
+  components::services::ManagerSettings service_manager = [] {
+    components::services::ManagerSettings s;
+    s.kind = "command";
+    return s;
+  }();
 };
 
 class RecoveryPointManager {

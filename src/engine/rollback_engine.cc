@@ -14,7 +14,6 @@
 
 #include "components/adapter.h"
 #include "components/files/walk.h"
-#include "io/process.h"
 #include "store/manifest.h"
 
 namespace rwd::engine {
@@ -477,49 +476,19 @@ Status Operation::set_state(const std::string& state) {
   return persist();
 }
 
-std::vector<std::string> expand(const std::vector<std::string>& tmpl, const std::string& service) {
-  std::vector<std::string> out;
-  for (std::string a : tmpl) {
-    for (size_t pos; (pos = a.find("{service}")) != std::string::npos;) a.replace(pos, 9, service);
-    out.push_back(std::move(a));
-  }
-  return out;
-}
-
 Status Operation::stop_services() {
-  const auto& env = points_.environment();
-  for (const auto& svc : jn_.stop) {
-    if (env.service_stop.empty())
-      return fail(Error::usage(
-          "service {} must be stopped, but [service_manager] has no stop command", svc));
-    auto argv = expand(env.service_stop, svc);
-    auto r = io::run_process(argv, env.service_timeout);
-    if (!r) return fail(r.error().with_context(fmt::format("stopping service {}", svc)));
-    if (r->timed_out)
-      return fail(Error::timeout("stopping service {} ({}) {}", svc, argv[0], io::describe(*r)));
-    if (r->exit_code != 0)
-      return fail(Error::other("stopping service {} failed: {} {}{}", svc, argv[0],
-                               io::describe(*r), r->output.empty() ? "" : ": " + r->output));
-  }
+  auto m = components::services::make_manager(points_.environment().service_manager, fs_,
+                                              points_.options().system_root);
+  for (const auto& svc : jn_.stop) REWIND_TRY(m->stop(svc));
   return ok();
 }
 
 std::vector<std::string> Operation::start_services() {
-  const auto& env = points_.environment();
+  auto m = components::services::make_manager(points_.environment().service_manager, fs_,
+                                              points_.options().system_root);
   std::vector<std::string> problems;
-  for (const auto& svc : jn_.start) {
-    if (env.service_start.empty()) {
-      problems.push_back(fmt::format("service {}: [service_manager] has no start command", svc));
-      continue;
-    }
-    auto argv = expand(env.service_start, svc);
-    auto r = io::run_process(argv, env.service_timeout);
-    if (!r)
-      problems.push_back(fmt::format("starting service {}: {}", svc, r.error().message()));
-    else if (r->timed_out || r->exit_code != 0)
-      problems.push_back(fmt::format("starting service {} ({}) {}{}", svc, argv[0],
-                                     io::describe(*r), r->output.empty() ? "" : ": " + r->output));
-  }
+  for (const auto& svc : jn_.start)
+    if (Status st = m->start(svc); !st) problems.push_back(st.error().message());
   return problems;
 }
 

@@ -2,6 +2,7 @@
 #include "rewind/rollback_system.h"
 
 #include "components/adapter.h"
+#include "components/services/manager.h"
 #include "config/config.h"
 #include "engine/recovery_point_manager.h"
 #include "engine/rollback_engine.h"
@@ -61,10 +62,17 @@ Result<Loaded> load(io::Fs& fs, const SystemOptions& in) {
       l.configured.push_back(ConfiguredComponent{c.name, c.adapter, c.category, c.paths, c.exclude,
                                                  c.depends_on, c.services, c.critical, c.origin});
     }
-    l.env.service_stop = cfg->service_manager.stop;
-    l.env.service_start = cfg->service_manager.start;
-    REWIND_ASSIGN_OR_RETURN(auto t, config::parse_duration(cfg->service_manager.timeout));
-    l.env.service_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(t);
+    // The same keys as a services component's, read by the same code.
+    const config::ServiceManagerConfig& sm = cfg->service_manager;
+    nlohmann::json ms = {{"manager", sm.type}, {"timeout", sm.timeout}};
+    for (const auto& [k, v] : {std::pair{"stop", &sm.stop}, std::pair{"start", &sm.start},
+                               std::pair{"status", &sm.status}, std::pair{"sv", &sm.sv},
+                               std::pair{"systemctl", &sm.systemctl}})
+      if (!v->empty()) ms[k] = *v;
+    if (!sm.service_dir.empty()) ms["service_dir"] = sm.service_dir;
+    if (!sm.sv_dir.empty()) ms["sv_dir"] = sm.sv_dir;
+    REWIND_ASSIGN_OR_RETURN(l.env.service_manager,
+                            components::services::parse_manager_settings(ms, "service_manager"));
   }
   if (l.options.repository.empty())
     l.options.repository = under_root(in.system_root, "/var/lib/rewind");
