@@ -502,7 +502,6 @@ class Parser {
       b.path_regions.push_back(region);
     }
     // A component that names no category gets its adapter's usual one.
-    if (!r.find("category") && c.adapter == "services") c.category = "system_services";
     if (path_based(c) && c.paths.empty())
       return err_at(r.origin, "{}: adapter \"{}\" needs at least one path (paths = [...])", who,
                     c.adapter);
