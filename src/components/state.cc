@@ -125,6 +125,13 @@ Result<Captured> Writer::finish() {
       [this](store::ChunkType t, std::vector<std::byte>&& data) -> Result<store::ChunkId> {
         return writer_.put(t, std::move(data));
       });
+  // A manifest starts with its root directory ("").
+  if (!entries_.contains("")) {
+    store::Entry root;
+    root.type = store::EntryType::kDir;
+    root.mode = 0700;
+    entries_.emplace("", std::move(root));
+  }
   std::map<store::ChunkId, uint32_t> distinct;
   for (const auto& [name, e] : entries_) {
     REWIND_TRY(mb.add(e));
@@ -173,8 +180,8 @@ Result<std::string> Reader::read(const std::string& name) const {
     out.append(reinterpret_cast<const char*>(buf.data()), buf.size());
   }
   if (out.size() != e.size)
-    return fail(Error::corrupted_data("'{}': {} bytes stored, {} recorded", name, out.size(),
-                                      e.size));
+    return fail(
+        Error::corrupted_data("'{}': {} bytes stored, {} recorded", name, out.size(), e.size));
   return out;
 }
 
