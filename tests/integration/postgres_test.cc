@@ -69,14 +69,13 @@ class Cluster : public ::testing::Environment {
                            "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C.UTF-8",
                            "--no-sync"});
     ASSERT_EQ(r.exit_code, 0) << describe(r);
-    r = rwd::testing::run(
-        {"runuser", "-u", "postgres", "--", kBin + "/pg_ctl", "-D", dir + "/data", "-l",
-         dir + "/server.log", "-w", "-t", "60", "-o",
-         "-c listen_addresses=127.0.0.1 -c port=" + std::to_string(port) +
-             " -c unix_socket_directories=" + sock +
-             " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-             " -c wal_level=replica -c archive_mode=on -c archive_command=true",
-         "start"});
+    r = rwd::testing::run({"runuser", "-u", "postgres", "--", kBin + "/pg_ctl", "-D", dir + "/data",
+                           "-l", dir + "/server.log", "-w", "-t", "60", "-o",
+                           "-c listen_addresses=127.0.0.1 -c port=" + std::to_string(port) +
+                               " -c unix_socket_directories=" + sock +
+                               " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+                               " -c wal_level=replica -c archive_mode=on -c archive_command=true",
+                           "start"});
     ASSERT_EQ(r.exit_code, 0) << describe(r) << rwd::testing::read_file(dir + "/server.log");
     // A watchdog stops the cluster should this binary die without tearing
     // down (a signal, a crash): no server outlives its test run.
@@ -116,9 +115,8 @@ std::string psql_ok(const std::string& db, const std::string& sql) {
 
 // pg_dump -s, without the random \restrict lines of PostgreSQL >= 15.14.
 std::string schema_of(const std::string& db) {
-  RunResult r =
-      rwd::testing::run({kBin + "/pg_dump", "-s", "-h", Cluster::sock, "-p",
-                         std::to_string(Cluster::port), "-U", "postgres", "-d", db});
+  RunResult r = rwd::testing::run({kBin + "/pg_dump", "-s", "-h", Cluster::sock, "-p",
+                                   std::to_string(Cluster::port), "-U", "postgres", "-d", db});
   EXPECT_EQ(r.exit_code, 0) << describe(r);
   std::istringstream in(r.out);
   std::string out;
@@ -131,8 +129,9 @@ std::string schema_of(const std::string& db) {
 std::string contents_of(const std::string& db) {
   std::string out;
   std::istringstream tables(psql_ok(
-      db, "SELECT format('%I.%I', schemaname, tablename) FROM pg_tables WHERE schemaname NOT IN "
-          "('pg_catalog', 'information_schema') ORDER BY 1"));
+      db,
+      "SELECT format('%I.%I', schemaname, tablename) FROM pg_tables WHERE schemaname NOT IN "
+      "('pg_catalog', 'information_schema') ORDER BY 1"));
   for (std::string t; std::getline(tables, t);)
     out += "== " + t + "\n" + psql_ok(db, "COPY (SELECT * FROM " + t + " ORDER BY 1) TO STDOUT");
   return out;
@@ -234,15 +233,17 @@ TEST(Postgres, RollbackRestoresSchemaAndEveryRowAfterAMigration) {
   EXPECT_EQ(by_path["rw_shop/public.audit"]["change"], "added");
   EXPECT_EQ(by_path["rw_shop/public.legacy"]["change"], "removed");
   ASSERT_TRUE(by_path.contains("rw_shop/schema")) << dj.out;
-  EXPECT_NE(by_path["rw_shop/schema"]["detail"].get<std::string>().find("CREATE TABLE public.audit"),
-            std::string::npos);
+  EXPECT_NE(
+      by_path["rw_shop/schema"]["detail"].get<std::string>().find("CREATE TABLE public.audit"),
+      std::string::npos);
 
   // A staging copy from a killed run, and a client that stays connected.
   psql_ok("postgres", "CREATE DATABASE rw_shop__rw_new");
   sh(kBin + "/psql -X -h " + Cluster::sock + " -p " + std::to_string(Cluster::port) +
      " -U postgres -d rw_shop -c 'SELECT pg_sleep(60)' >/dev/null 2>&1 &");
 
-  RunResult r = s.box.rw({"rollback", std::to_string(id), "--scope", "component", "-c", "pg", "--yes"});
+  RunResult r =
+      s.box.rw({"rollback", std::to_string(id), "--scope", "component", "-c", "pg", "--yes"});
   ASSERT_EQ(r.exit_code, 0) << describe(r);
   EXPECT_EQ(schema_of(s.db), schema0);
   EXPECT_EQ(contents_of(s.db), rows0);
@@ -251,6 +252,17 @@ TEST(Postgres, RollbackRestoresSchemaAndEveryRowAfterAMigration) {
                     "SELECT count(*) FROM pg_stat_activity WHERE datname = 'rw_shop' AND "
                     "query LIKE '%pg_sleep%'"),
             "0\n");
+
+  // Between the point and the safety point (the migrated state the
+  // rollback replaced), the two snapshots differ as the live system did.
+  RunResult ds = s.box.rw({"--json", "diff", std::to_string(id), "latest:safety", "-c", "pg"});
+  ASSERT_EQ(ds.exit_code, 0) << describe(ds);
+  std::map<std::string, json> between;
+  const json dsj = json::parse(ds.out);
+  for (const auto& c : dsj["changes"]) between[c["path"].get<std::string>()] = c;
+  EXPECT_EQ(between["rw_shop/public.customers"]["detail"], "rows 3 -> 4") << ds.out;
+  EXPECT_EQ(between["rw_shop/public.audit"]["change"], "added") << ds.out;
+  EXPECT_TRUE(between.contains("rw_shop/schema")) << ds.out;
 
   // After the rollback the live database equals the point.
   RunResult after = s.box.rw({"--json", "diff", std::to_string(id), "-c", "pg"});
@@ -299,9 +311,18 @@ TEST(Postgres, FailureBeforeTheSwapLeavesTheOriginalInPlace) {
   s.migrate();
   const std::string schema1 = schema_of(s.db), rows1 = contents_of(s.db), oid = oid_of(s.db);
 
-  std::vector<std::string> argv{rwd::testing::rewind_binary(), "--repo", s.box.repo, "--root",
-                                s.box.root, "rollback", std::to_string(id), "--scope", "component",
-                                "-c", "pg", "--yes"};
+  std::vector<std::string> argv{rwd::testing::rewind_binary(),
+                                "--repo",
+                                s.box.repo,
+                                "--root",
+                                s.box.root,
+                                "rollback",
+                                std::to_string(id),
+                                "--scope",
+                                "component",
+                                "-c",
+                                "pg",
+                                "--yes"};
   RunResult r = rwd::testing::run(argv, {{"REWIND_TEST_PG_FAIL_BEFORE_SWAP", "1"}});
   EXPECT_EQ(r.exit_code, 5) << describe(r);
   EXPECT_NE(r.err.find("injected failure before the swap"), std::string::npos) << describe(r);

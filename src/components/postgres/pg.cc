@@ -13,18 +13,14 @@ namespace rwd::components::pg {
 
 namespace {
 
-constexpr std::array<std::string_view, 7> kKeys = {"host",    "port",    "user",         "databases",
-                                                   "bin_dir", "timeout", "password_file"};
+constexpr std::array<std::string_view, 7> kKeys = {
+    "host", "port", "user", "databases", "bin_dir", "timeout", "password_file"};
 
 std::string known_keys() {
   std::string out;
   for (auto k : kKeys) out += (out.empty() ? "" : ", ") + std::string(k);
   return out;
 }
-
-// The databases reads and administration connect to (never one being
-// renamed: see the adapter's swap).
-constexpr const char* kMaintenanceDb = "postgres";
 
 }  // namespace
 
@@ -45,14 +41,15 @@ Result<Settings> parse_settings(const std::string& component, const nlohmann::js
   };
   for (const auto& [key, v] : json.items()) {
     if (std::find(kKeys.begin(), kKeys.end(), key) == kKeys.end())
-      return fail(Error::usage("component \"{}\": adapter \"postgres\" has no key \"{}\" (known: {})",
-                               component, key, known_keys()));
+      return fail(
+          Error::usage("component \"{}\": adapter \"postgres\" has no key \"{}\" (known: {})",
+                       component, key, known_keys()));
     if (key == "port") {
       if (!v.is_number_integer()) return type_error(key, "an integer");
       int64_t p = v.get<int64_t>();
       if (p < 1 || p > 65535)
-        return fail(Error::usage("component \"{}\": port {} is not between 1 and 65535",
-                                 component, p));
+        return fail(
+            Error::usage("component \"{}\": port {} is not between 1 and 65535", component, p));
       s.port = static_cast<int>(p);
     } else if (key == "databases") {
       if (!v.is_array()) return type_error(key, "an array of strings");
@@ -77,8 +74,8 @@ Result<Settings> parse_settings(const std::string& component, const nlohmann::js
         // parse_duration reads as well.
         auto d = config::parse_duration(text);
         if (!d)
-          return fail(Error::usage("component \"{}\": timeout: {}", component,
-                                   d.error().message()));
+          return fail(
+              Error::usage("component \"{}\": timeout: {}", component, d.error().message()));
         s.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(*d);
       }
     }
@@ -108,8 +105,8 @@ Result<WorkDir> WorkDir::create(Context& ctx) {
   // rewind runs.
   const std::string base = ctx.repo.path();
   if (base.empty() || base.front() != '/')
-    return fail(Error::usage("the repository path {} must be absolute for the postgres adapter",
-                             base));
+    return fail(
+        Error::usage("the repository path {} must be absolute for the postgres adapter", base));
   std::string name = io::temp_name();
   REWIND_TRY(ctx.fs.mkdir_at(ctx.repo.dirfd(), name, 0700));
   REWIND_ASSIGN_OR_RETURN(io::Fd dir,
@@ -176,8 +173,7 @@ std::string WorkDir::fresh(const std::string& stem) {
   return fmt::format("{}-{}", stem, counter_++);
 }
 
-Client::Client(Context& ctx, Settings s, WorkDir& work)
-    : ctx_(ctx), s_(std::move(s)), work_(work) {
+Client::Client(Context& ctx, Settings s, WorkDir& work) : ctx_(ctx), s_(std::move(s)), work_(work) {
   // The configured directory, or PATH when it is not there (a cluster of
   // another version, or tools installed elsewhere).
   if (!s_.bin_dir.empty() && ctx_.fs.open_path(s_.bin_dir, O_PATH | O_DIRECTORY)) bin_ = s_.bin_dir;
@@ -195,10 +191,10 @@ Status Client::run(std::vector<std::string> argv, const std::string& stdout_name
   auto r = io::run_process(argv, po);
   if (!r) return fail(r.error().with_context(fmt::format("running {}", tool)));
   if (r->timed_out)
-    return fail(Error::timeout("{} {} (raise the component's timeout if the database is this large)",
-                               tool, io::describe(*r)));
-  if (r->exit_code != 0)
-    return fail(Error::other("{} {}: {}", tool, io::describe(*r), r->output));
+    return fail(
+        Error::timeout("{} {} (raise the component's timeout if the database is this large)", tool,
+                       io::describe(*r)));
+  if (r->exit_code != 0) return fail(Error::other("{} {}: {}", tool, io::describe(*r), r->output));
   return ok();
 }
 
@@ -248,8 +244,7 @@ Result<std::map<std::string, uint64_t>> Client::row_counts(const std::string& db
                     "ON n.oid = c.relnamespace WHERE c.relkind = 'r' AND c.relpersistence <> 't' "
                     "AND n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\\_%' "
                     "ORDER BY 1"));
-  if (f.size() % 2 != 0)
-    return fail(Error::other("psql: row counts of {}: unexpected output", db));
+  if (f.size() % 2 != 0) return fail(Error::other("psql: row counts of {}: unexpected output", db));
   std::map<std::string, uint64_t> out;
   for (size_t i = 0; i < f.size(); i += 2) out[f[i]] = std::stoull(f[i + 1]);
   return out;
@@ -257,8 +252,8 @@ Result<std::map<std::string, uint64_t>> Client::row_counts(const std::string& db
 
 Result<std::string> Client::globals() {
   std::string out = work_.fresh("globals");
-  REWIND_TRY(run({"pg_dumpall", "-w", "--globals-only", "--no-role-passwords", "-l", kMaintenanceDb},
-                 out));
+  REWIND_TRY(run(
+      {"pg_dumpall", "-w", "--globals-only", "--no-role-passwords", "-l", kMaintenanceDb}, out));
   REWIND_ASSIGN_OR_RETURN(std::string text, work_.read(out));
   return normalize_schema(text);
 }

@@ -20,6 +20,10 @@
 
 namespace rwd::components::pg {
 
+// The database that reads and administration connect to (the adapter's swap
+// uses template1 when this one is being renamed).
+inline constexpr const char* kMaintenanceDb = "postgres";
+
 // The keys of a postgres [[component]] table.
 struct Settings {
   std::string host = "/var/run/postgresql";  // host name or socket directory
@@ -50,7 +54,10 @@ class WorkDir {
  public:
   static Result<WorkDir> create(Context& ctx);
   WorkDir(WorkDir&& o) noexcept
-      : ctx_(o.ctx_), dir_(std::move(o.dir_)), name_(std::move(o.name_)), path_(std::move(o.path_)) {}
+      : ctx_(o.ctx_),
+        dir_(std::move(o.dir_)),
+        name_(std::move(o.name_)),
+        path_(std::move(o.path_)) {}
   WorkDir& operator=(WorkDir&&) = delete;
   ~WorkDir();
 

@@ -107,7 +107,8 @@ Result<Snapshot> open_snapshot(Context& ctx, const ChunkId& manifest) {
 
 Result<std::map<std::string, uint64_t>> parse_rows(const std::string& text) {
   json j = json::parse(text, nullptr, false);
-  if (!j.is_object()) return fail(Error::corrupted_data("postgres snapshot: a rows.json is damaged"));
+  if (!j.is_object())
+    return fail(Error::corrupted_data("postgres snapshot: a rows.json is damaged"));
   std::map<std::string, uint64_t> out;
   for (const auto& [k, v] : j.items()) {
     if (!v.is_number_unsigned())
@@ -151,10 +152,10 @@ Result<ClusterView> live_view(pg::Client& c, const std::vector<std::string>& rec
   REWIND_ASSIGN_OR_RETURN(v.globals, c.globals());
   REWIND_ASSIGN_OR_RETURN(auto existing, c.databases());
   std::set<std::string> names(recorded.begin(), recorded.end());
-  if (c.settings().databases.empty()) {
-    REWIND_ASSIGN_OR_RETURN(auto live, live_databases(c));
-    names.insert(live.begin(), live.end());
-  }
+  // A component of every database also sees the databases made since.
+  if (c.settings().databases.empty())
+    for (const auto& db : existing)
+      if (!is_staging_name(db)) names.insert(db);
   for (const auto& db : names) {
     if (std::find(existing.begin(), existing.end(), db) == existing.end()) continue;
     DbView d;
@@ -177,7 +178,9 @@ Result<std::vector<Change>> compare(pg::WorkDir& work, const ClusterView& a, con
     auto ia = a.dbs.find(db), ib = b.dbs.find(db);
     if (ia == a.dbs.end() || ib == b.dbs.end()) {
       const DbView& d = ia == a.dbs.end() ? ib->second : ia->second;
-      out.push_back(Change{db, ia == a.dbs.end() ? "added" : "removed", {"database"},
+      out.push_back(Change{db,
+                           ia == a.dbs.end() ? "added" : "removed",
+                           {"database"},
                            fmt::format("{} tables", d.rows.size())});
       continue;
     }
@@ -203,9 +206,9 @@ Result<std::vector<Change>> compare(pg::WorkDir& work, const ClusterView& a, con
     }
   }
   // Roles are recorded only: a rollback does not restore them.
-  REWIND_ASSIGN_OR_RETURN(std::string gdiff, pg::unified_diff(work, a.globals, b.globals,
-                                                              label_a + " globals",
-                                                              label_b + " globals"));
+  REWIND_ASSIGN_OR_RETURN(
+      std::string gdiff,
+      pg::unified_diff(work, a.globals, b.globals, label_a + " globals", label_b + " globals"));
   if (!gdiff.empty()) out.push_back(Change{"globals", "content", {"roles", "recorded"}, gdiff});
   return out;
 }
@@ -225,7 +228,16 @@ Status check_name_length(const std::string& db) {
 
 // Where administration connects: never a database being renamed.
 std::string maintenance_db(const std::vector<std::string>& dbs) {
-  return std::find(dbs.begin(), dbs.end(), "postgres") == dbs.end() ? "postgres" : "template1";
+  return std::find(dbs.begin(), dbs.end(), pg::kMaintenanceDb) == dbs.end() ? pg::kMaintenanceDb
+                                                                            : "template1";
+}
+
+// The size of a database's dump in the snapshot.
+uint64_t dump_size(const Snapshot& s, const std::string& db) {
+  const std::string name = blob(db, "dump");
+  for (const auto& e : s.reader.entries())
+    if (e.path == name) return e.size;
+  return 0;
 }
 
 Result<std::set<std::string>> all_names(pg::Client& c, const std::string& maint) {
@@ -261,8 +273,8 @@ Status clean_leftovers(pg::Client& c, const std::vector<std::string>& dbs,
     if (names.contains(db))
       REWIND_TRY(drop(c, maint, o));
     else
-      REWIND_TRY(c.exec(maint, fmt::format("ALTER DATABASE {} RENAME TO {}", pg::ident(o),
-                                           pg::ident(db))));
+      REWIND_TRY(c.exec(
+          maint, fmt::format("ALTER DATABASE {} RENAME TO {}", pg::ident(o), pg::ident(db))));
   }
   return ok();
 }
@@ -279,8 +291,8 @@ Status check_restored(pg::Client& c, const Snapshot& s, const std::string& db,
   for (size_t pos = 0; (pos = got.find(target, pos)) != std::string::npos; pos += db.size())
     got.replace(pos, target.size(), db);
   if (got != want) {
-    REWIND_ASSIGN_OR_RETURN(std::string d, pg::unified_diff(c.work(), want, got, "captured",
-                                                            "restored"));
+    REWIND_ASSIGN_OR_RETURN(std::string d,
+                            pg::unified_diff(c.work(), want, got, "captured", "restored"));
     return fail(Error::invalid_state(
         "database {}: the restored schema differs from the captured one; the original is "
         "untouched:\n{}",
@@ -331,7 +343,7 @@ class PostgresAdapter final : public Adapter {
     REWIND_ASSIGN_OR_RETURN(pg::WorkDir work, pg::WorkDir::create(ctx));
     pg::Client c(ctx, s, work);
     REWIND_ASSIGN_OR_RETURN(auto dbs, live_databases(c));
-    const std::string maint = "postgres";
+    const std::string maint = pg::kMaintenanceDb;
     state::Writer w(ctx, writer);
     json meta{{"format", 1}, {"settings", s.to_json()}, {"databases", json::array()}};
     std::vector<std::string> warnings;
@@ -371,9 +383,9 @@ class PostgresAdapter final : public Adapter {
     }
     REWIND_ASSIGN_OR_RETURN(std::string globals, c.globals());
     REWIND_TRY(w.add("globals.sql", globals));
-    REWIND_ASSIGN_OR_RETURN(
-        auto server, c.query(maint, "SELECT current_setting('archive_mode'), "
-                                    "current_setting('server_version')"));
+    REWIND_ASSIGN_OR_RETURN(auto server, c.query(maint,
+                                                 "SELECT current_setting('archive_mode'), "
+                                                 "current_setting('server_version')"));
     const bool archiving = server.size() == 2 && (server[0] == "on" || server[0] == "always");
     meta["wal_archiving"] = archiving;
     if (server.size() == 2) meta["server_version"] = server[1];
@@ -384,8 +396,8 @@ class PostgresAdapter final : public Adapter {
       // prints beside the point, so a point-in-time recovery can target it.
       std::string name = fmt::format("rewind-{}-{:%Y%m%dT%H%M%SZ}", spec.name.substr(0, 40),
                                      fmt::gmtime(std::time(nullptr)));
-      auto lsn = c.query(maint, fmt::format("SELECT pg_create_restore_point({})::text",
-                                            pg::literal(name)));
+      auto lsn = c.query(
+          maint, fmt::format("SELECT pg_create_restore_point({})::text", pg::literal(name)));
       if (lsn && lsn->size() == 1)
         meta["restore_point"] = json{{"name", name}, {"lsn", (*lsn)[0]}};
       else
@@ -447,8 +459,7 @@ class PostgresAdapter final : public Adapter {
   }
 
   Result<Plan> plan(Context& ctx, const ComponentSpec& spec, const ChunkId& manifest,
-                    bool incremental, bool remove_extra,
-                    const std::vector<std::string>&) override {
+                    bool incremental, bool remove_extra, const std::vector<std::string>&) override {
     REWIND_ASSIGN_OR_RETURN(Snapshot snap, open_snapshot(ctx, manifest));
     REWIND_ASSIGN_OR_RETURN(pg::Settings s, settings_for(spec, snap.meta["settings"]));
     REWIND_ASSIGN_OR_RETURN(pg::WorkDir work, pg::WorkDir::create(ctx));
@@ -461,8 +472,7 @@ class PostgresAdapter final : public Adapter {
       REWIND_TRY(check_name_length(db));
       plan.replace.push_back(db);
       ++plan.files;
-      for (const auto& e : snap.reader.entries())
-        if (e.path == blob(db, "dump")) plan.bytes += e.size;
+      plan.bytes += dump_size(snap, db);
     }
     // A killed run's staging databases: apply drops them first.
     REWIND_ASSIGN_OR_RETURN(plan.remove, leftovers(c, dbs));
@@ -517,8 +527,8 @@ class PostgresAdapter final : public Adapter {
         if (Status st = snap.reader.copy_to(blob(db, "dump"), fd->get()); !st)
           return undo(st.error());
       }
-      if (Status st = c.run({"pg_restore", "-w", "--exit-on-error", "--single-transaction", "-d",
-                             n, work.path(dump)});
+      if (Status st = c.run({"pg_restore", "-w", "--exit-on-error", "--single-transaction", "-d", n,
+                             work.path(dump)});
           !st)
         return undo(st.error().with_context(fmt::format("restoring database {}", db)));
       work.remove(dump);
@@ -542,8 +552,8 @@ class PostgresAdapter final : public Adapter {
                                pg::ident(staging(db, kOldSuffix)));
         old.push_back(staging(db, kOldSuffix));
       }
-      renames += fmt::format("ALTER DATABASE {} RENAME TO {}; ",
-                             pg::ident(staging(db, kNewSuffix)), pg::ident(db));
+      renames += fmt::format("ALTER DATABASE {} RENAME TO {}; ", pg::ident(staging(db, kNewSuffix)),
+                             pg::ident(db));
     }
     if (Status st = c.exec(maint, fmt::format("BEGIN; SELECT count(pg_terminate_backend(pid)) FROM "
                                               "pg_stat_activity WHERE datname IN ({}) AND pid <> "
@@ -558,9 +568,7 @@ class PostgresAdapter final : public Adapter {
       if (Status st = drop(c, maint, o); !st)
         applied.warnings.push_back(fmt::format("the replaced database {} could not be dropped: {}",
                                                o, st.error().message()));
-    for (const auto& db : dbs)
-      for (const auto& e : snap.reader.entries())
-        if (e.path == blob(db, "dump")) applied.bytes += e.size;
+    for (const auto& db : dbs) applied.bytes += dump_size(snap, db);
     return applied;
   }
 
