@@ -542,12 +542,13 @@ class PostgresAdapter final : public Adapter {
     // copy or none is. Renaming needs D free of connections: its clients
     // (the component's services are stopped by now) are terminated within
     // the transaction, and the rename waits for them to go.
-    REWIND_ASSIGN_OR_RETURN(auto names, all_names(c, maint));
+    auto names = all_names(c, maint);
+    if (!names) return undo(names.error());
     std::string in_list, renames;
     std::vector<std::string> old;
     for (const auto& db : dbs) {
       in_list += (in_list.empty() ? "" : ", ") + pg::literal(db);
-      if (names.contains(db)) {
+      if (names->contains(db)) {
         renames += fmt::format("ALTER DATABASE {} RENAME TO {}; ", pg::ident(db),
                                pg::ident(staging(db, kOldSuffix)));
         old.push_back(staging(db, kOldSuffix));
