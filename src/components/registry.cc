@@ -7,6 +7,7 @@ namespace rwd::components {
 
 Adapter& files_adapter();
 Adapter& services_adapter();
+Adapter& postgres_adapter();
 
 namespace {
 struct Registered {
@@ -16,6 +17,7 @@ struct Registered {
 const Registered kAdapters[] = {
     {"files", files_adapter},
     {"services", services_adapter},
+    {"postgres", postgres_adapter},
 };
 }  // namespace
 

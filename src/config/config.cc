@@ -490,6 +490,8 @@ class Parser {
       }
     }
 
+    // A database adapter's components are databases unless said otherwise.
+    if (!r.find("category") && c.adapter == "postgres") c.category = "database";
     paths.insert(paths.end(), path.begin(), path.end());
     for (auto& [p, region] : paths) {
       auto norm = normalize_path(p);

@@ -1,0 +1,361 @@
+// SPDX-License-Identifier: Apache-2.0
+// The postgres adapter against a real, throwaway PostgreSQL 15 cluster:
+// initdb and pg_ctl from Debian's postgresql package, run as the `postgres`
+// user once per test binary, on 127.0.0.1 and a free port (never 5432, the
+// host's own), with a socket directory of its own, fsync off, and WAL
+// archiving on (archive_command `true`: nothing is kept) so that captures
+// record a restore point. Each test works in a database of its own. The
+// host's clusters are never touched.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "integration/integration_helpers.h"
+
+namespace rwd::itest {
+namespace {
+
+using nlohmann::json;
+
+const std::string kBin = "/usr/lib/postgresql/15/bin";
+
+// A free TCP port on loopback (bound to 0, then released), never 5432.
+int free_port() {
+  for (int attempt = 0; attempt < 20; ++attempt) {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    int port = -1;
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0)
+      port = ntohs(a.sin_port);
+    ::close(fd);
+    if (port > 0 && port != 5432) return port;
+  }
+  return -1;
+}
+
+// The cluster, shared by every test of this binary.
+class Cluster : public ::testing::Environment {
+ public:
+  static inline std::string dir, sock;
+  static inline int port = -1;
+
+  void SetUp() override {
+    // A skip would hide a broken CI image: PostgreSQL is a requirement.
+    ASSERT_TRUE(std::filesystem::exists(kBin + "/initdb"))
+        << kBin << "/initdb is missing: install postgresql-15 (scripts/setup.sh)";
+    // Under /tmp (0755 parents) so that the postgres user reaches it.
+    char tmpl[] = "/tmp/rewind-pg-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    dir = tmpl;
+    sock = dir + "/run";
+    port = free_port();
+    ASSERT_GT(port, 0);
+    std::filesystem::create_directories(dir + "/data");
+    std::filesystem::create_directories(sock);
+    RunResult r = sh("chmod 0755 " + dir + " && chown -R postgres:postgres " + dir +
+                     " && chmod 0700 " + dir + "/data");
+    ASSERT_EQ(r.exit_code, 0) << describe(r);
+    r = rwd::testing::run({"runuser", "-u", "postgres", "--", kBin + "/initdb", "-D", dir + "/data",
+                           "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C.UTF-8",
+                           "--no-sync"});
+    ASSERT_EQ(r.exit_code, 0) << describe(r);
+    r = rwd::testing::run({"runuser", "-u", "postgres", "--", kBin + "/pg_ctl", "-D", dir + "/data",
+                           "-l", dir + "/server.log", "-w", "-t", "60", "-o",
+                           "-c listen_addresses=127.0.0.1 -c port=" + std::to_string(port) +
+                               " -c unix_socket_directories=" + sock +
+                               " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+                               " -c wal_level=replica -c archive_mode=on -c archive_command=true",
+                           "start"});
+    ASSERT_EQ(r.exit_code, 0) << describe(r) << rwd::testing::read_file(dir + "/server.log");
+    // A watchdog stops the cluster should this binary die without tearing
+    // down (a signal, a crash): no server outlives its test run.
+    r = sh("setsid sh -c 'while kill -0 " + std::to_string(::getpid()) +
+           " 2>/dev/null; do sleep 1; done; [ -d " + dir + "/data ] && runuser -u postgres -- " +
+           kBin + "/pg_ctl -D " + dir + "/data -m immediate stop; rm -rf " + dir +
+           "' </dev/null >/dev/null 2>&1 &");
+    ASSERT_EQ(r.exit_code, 0) << describe(r);
+  }
+
+  void TearDown() override { stop(); }
+
+  static void stop() {
+    if (dir.empty()) return;
+    if (std::filesystem::exists(dir + "/data/postmaster.pid"))
+      rwd::testing::run({"runuser", "-u", "postgres", "--", kBin + "/pg_ctl", "-D", dir + "/data",
+                         "-m", "immediate", "-w", "-t", "60", "stop"});
+    std::filesystem::remove_all(dir);
+    dir.clear();
+  }
+};
+
+const auto* const kCluster = ::testing::AddGlobalTestEnvironment(new Cluster);
+
+// psql as the postgres user over the test cluster's socket.
+RunResult psql(const std::string& db, const std::string& sql) {
+  return rwd::testing::run({kBin + "/psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h",
+                            Cluster::sock, "-p", std::to_string(Cluster::port), "-U", "postgres",
+                            "-d", db, "-c", sql});
+}
+
+std::string psql_ok(const std::string& db, const std::string& sql) {
+  RunResult r = psql(db, sql);
+  EXPECT_EQ(r.exit_code, 0) << sql << "\n" << describe(r);
+  return r.out;
+}
+
+// pg_dump -s, without the random \restrict lines of PostgreSQL >= 15.14.
+std::string schema_of(const std::string& db) {
+  RunResult r = rwd::testing::run({kBin + "/pg_dump", "-s", "-h", Cluster::sock, "-p",
+                                   std::to_string(Cluster::port), "-U", "postgres", "-d", db});
+  EXPECT_EQ(r.exit_code, 0) << describe(r);
+  std::istringstream in(r.out);
+  std::string out;
+  for (std::string line; std::getline(in, line);)
+    if (!line.starts_with("\\restrict ") && !line.starts_with("\\unrestrict ")) out += line + "\n";
+  return out;
+}
+
+// Every table's rows, in order of the first column, as COPY text.
+std::string contents_of(const std::string& db) {
+  std::string out;
+  std::istringstream tables(psql_ok(
+      db,
+      "SELECT format('%I.%I', schemaname, tablename) FROM pg_tables WHERE schemaname NOT IN "
+      "('pg_catalog', 'information_schema') ORDER BY 1"));
+  for (std::string t; std::getline(tables, t);)
+    out += "== " + t + "\n" + psql_ok(db, "COPY (SELECT * FROM " + t + " ORDER BY 1) TO STDOUT");
+  return out;
+}
+
+std::string oid_of(const std::string& db) {
+  return psql_ok("postgres", "SELECT oid FROM pg_database WHERE datname = '" + db + "'");
+}
+
+// Databases whose name marks them as rewind's staging copies.
+std::string staging_databases() {
+  return psql_ok("postgres", "SELECT datname FROM pg_database WHERE datname LIKE '%\\_\\_rw\\_%'");
+}
+
+// A sandbox whose configuration has one postgres component "pg" for `db`,
+// which is created with a schema and rows.
+class PgSandbox {
+ public:
+  explicit PgSandbox(const std::string& db_name) : db(db_name) {
+    rwd::testing::write_file(box.root + "/etc/rewind/rewind.toml",
+                             "[[component]]\nname = \"pg\"\nadapter = \"postgres\"\nhost = \"" +
+                                 Cluster::sock + "\"\nport = " + std::to_string(Cluster::port) +
+                                 "\nuser = \"postgres\"\ndatabases = [\"" + db +
+                                 "\"]\ntimeout = \"2min\"\n");
+    EXPECT_EQ(box.init().exit_code, 0);
+    psql_ok("postgres", "DROP DATABASE IF EXISTS " + db + " WITH (FORCE)");
+    psql_ok("postgres", "CREATE DATABASE " + db);
+    psql_ok(db,
+            "CREATE TABLE customers (id int PRIMARY KEY, name text NOT NULL);"
+            "CREATE TABLE orders (id int PRIMARY KEY, customer_id int REFERENCES customers, "
+            "amount numeric(10,2), note text);"
+            "CREATE TABLE legacy (id int PRIMARY KEY, payload bytea);"
+            "CREATE INDEX orders_customer ON orders (customer_id);"
+            "CREATE VIEW big_orders AS SELECT * FROM orders WHERE amount > 10;"
+            "INSERT INTO customers VALUES (1, 'Ada'), (2, 'Grace'), (3, 'Barbara');"
+            "INSERT INTO orders VALUES (1, 1, 9.50, 'tab\tand\nnewline'), (2, 2, 12.00, NULL), "
+            "(3, 3, 99.99, 'ünïcode');"
+            "INSERT INTO legacy VALUES (1, '\\x00ff'), (2, '\\xdeadbeef');");
+  }
+
+  ~PgSandbox() { psql("postgres", "DROP DATABASE IF EXISTS " + db + " WITH (FORCE)"); }
+
+  // Adds a table, adds a column, drops a table, changes rows.
+  void migrate() const {
+    psql_ok(db,
+            "CREATE TABLE audit (id serial PRIMARY KEY, what text);"
+            "INSERT INTO audit (what) VALUES ('migrated');"
+            "ALTER TABLE customers ADD COLUMN email text;"
+            "DROP TABLE legacy;"
+            "UPDATE orders SET amount = amount * 2;"
+            "DELETE FROM orders WHERE id = 2;"
+            "INSERT INTO customers VALUES (4, 'Frances', 'f@example.org');");
+  }
+
+  int64_t create() const {
+    RunResult r = box.rw({"-q", "create", "-c", "pg"});
+    EXPECT_EQ(r.exit_code, 0) << describe(r);
+    try {
+      return std::stoll(r.out);
+    } catch (...) {
+      ADD_FAILURE() << "create printed no ID: " << describe(r);
+      return -1;
+    }
+  }
+
+  Sandbox box{"rewind-pg"};
+  std::string db;
+};
+
+TEST(Postgres, RollbackRestoresSchemaAndEveryRowAfterAMigration) {
+  // A migration adds a table and a column, drops a table and changes rows;
+  // the rollback brings back the captured schema and every table's content
+  // exactly, closes the clients' connections, and leaves no staging copy
+  // (also dropping one a killed run left behind).
+  PgSandbox s("rw_shop");
+  const std::string schema0 = schema_of(s.db), rows0 = contents_of(s.db);
+  ASSERT_NE(rows0.find("Grace"), std::string::npos);
+  int64_t id = s.create();
+  ASSERT_GT(id, 0);
+
+  s.migrate();
+  ASSERT_NE(schema_of(s.db), schema0);
+
+  RunResult d = s.box.rw({"diff", std::to_string(id), "-c", "pg"});
+  EXPECT_EQ(d.exit_code, 0) << describe(d);
+  EXPECT_NE(d.out.find("rw_shop/public.audit"), std::string::npos) << d.out;
+  EXPECT_NE(d.out.find("rw_shop/public.legacy"), std::string::npos) << d.out;
+  EXPECT_NE(d.out.find("rows 3 -> 4"), std::string::npos) << d.out;  // customers
+  EXPECT_NE(d.out.find("+    email text"), std::string::npos) << d.out;
+
+  RunResult dj = s.box.rw({"--json", "diff", std::to_string(id), "-c", "pg"});
+  ASSERT_EQ(dj.exit_code, 0) << describe(dj);
+  json j = json::parse(dj.out);
+  std::map<std::string, json> by_path;
+  for (const auto& c : j["changes"]) by_path[c["path"].get<std::string>()] = c;
+  ASSERT_TRUE(by_path.contains("rw_shop/public.customers")) << dj.out;
+  EXPECT_EQ(by_path["rw_shop/public.customers"]["detail"], "rows 3 -> 4");
+  EXPECT_EQ(by_path["rw_shop/public.orders"]["detail"], "rows 3 -> 2");
+  EXPECT_EQ(by_path["rw_shop/public.audit"]["change"], "added");
+  EXPECT_EQ(by_path["rw_shop/public.legacy"]["change"], "removed");
+  ASSERT_TRUE(by_path.contains("rw_shop/schema")) << dj.out;
+  EXPECT_NE(
+      by_path["rw_shop/schema"]["detail"].get<std::string>().find("CREATE TABLE public.audit"),
+      std::string::npos);
+
+  // A staging copy from a killed run, and a client that stays connected.
+  psql_ok("postgres", "CREATE DATABASE rw_shop__rw_new");
+  sh(kBin + "/psql -X -h " + Cluster::sock + " -p " + std::to_string(Cluster::port) +
+     " -U postgres -d rw_shop -c 'SELECT pg_sleep(60)' >/dev/null 2>&1 &");
+
+  RunResult r =
+      s.box.rw({"rollback", std::to_string(id), "--scope", "component", "-c", "pg", "--yes"});
+  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  EXPECT_EQ(schema_of(s.db), schema0);
+  EXPECT_EQ(contents_of(s.db), rows0);
+  EXPECT_EQ(staging_databases(), "");
+  EXPECT_EQ(psql_ok("postgres",
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = 'rw_shop' AND "
+                    "query LIKE '%pg_sleep%'"),
+            "0\n");
+
+  // Between the point and the safety point (the migrated state the
+  // rollback replaced), the two snapshots differ as the live system did.
+  RunResult ds = s.box.rw({"--json", "diff", std::to_string(id), "latest:safety", "-c", "pg"});
+  ASSERT_EQ(ds.exit_code, 0) << describe(ds);
+  std::map<std::string, json> between;
+  const json dsj = json::parse(ds.out);
+  for (const auto& c : dsj["changes"]) between[c["path"].get<std::string>()] = c;
+  EXPECT_EQ(between["rw_shop/public.customers"]["detail"], "rows 3 -> 4") << ds.out;
+  EXPECT_EQ(between["rw_shop/public.audit"]["change"], "added") << ds.out;
+  EXPECT_TRUE(between.contains("rw_shop/schema")) << ds.out;
+
+  // After the rollback the live database equals the point.
+  RunResult after = s.box.rw({"--json", "diff", std::to_string(id), "-c", "pg"});
+  ASSERT_EQ(after.exit_code, 0) << describe(after);
+  EXPECT_EQ(json::parse(after.out)["changes"], json::array()) << after.out;
+}
+
+TEST(Postgres, ShowDescribesTablesRowsAndTheRestorePoint) {
+  // `show` names the databases, each table's row count, and the restore
+  // point recorded because the cluster archives its WAL.
+  PgSandbox s("rw_show");
+  int64_t id = s.create();
+  RunResult r = s.box.rw({"--json", "show", std::to_string(id)});
+  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  json j = json::parse(r.out);
+  json details;
+  for (const auto& c : j["components"])
+    if (c["name"] == "pg") details = c["details"];
+  ASSERT_TRUE(details.is_object()) << r.out;
+  EXPECT_EQ(details["databases"], json({"rw_show"}));
+  EXPECT_EQ(details["tables"]["rw_show"]["public.customers"], 3);
+  EXPECT_EQ(details["tables"]["rw_show"]["public.legacy"], 2);
+  EXPECT_EQ(details["wal_archiving"], true);
+  const std::string rp = details["restore_point"].get<std::string>();
+  EXPECT_TRUE(rp.starts_with("rewind-pg-")) << rp;
+  EXPECT_NE(rp.find(" at LSN "), std::string::npos) << rp;
+  EXPECT_EQ(details["restorable"], json({"databases"}));
+  EXPECT_EQ(details["recorded"], json({"globals", "restore_point"}));
+  EXPECT_EQ(j["components"][0]["category"], "database");
+
+  RunResult t = s.box.rw({"show", std::to_string(id)});
+  EXPECT_NE(t.out.find("restore_point:"), std::string::npos) << t.out;
+}
+
+TEST(Postgres, FailureBeforeTheSwapLeavesTheOriginalInPlace) {
+  // The restore into the staging copy succeeds, then a failure is injected
+  // just before the swap: the rollback fails, and the original database —
+  // the same database, with the migration — is still there and takes
+  // connections; no staging copy is left. Every attempt (the rollback and
+  // its revert to the safety point) fails the same way, so the operation
+  // waits for `recover`, which — the fault gone — finishes the rollback.
+  PgSandbox s("rw_fail");
+  const std::string schema0 = schema_of(s.db), rows0 = contents_of(s.db);
+  int64_t id = s.create();
+  ASSERT_GT(id, 0);
+  s.migrate();
+  const std::string schema1 = schema_of(s.db), rows1 = contents_of(s.db), oid = oid_of(s.db);
+
+  std::vector<std::string> argv{rwd::testing::rewind_binary(),
+                                "--repo",
+                                s.box.repo,
+                                "--root",
+                                s.box.root,
+                                "rollback",
+                                std::to_string(id),
+                                "--scope",
+                                "component",
+                                "-c",
+                                "pg",
+                                "--yes"};
+  RunResult r = rwd::testing::run(argv, {{"REWIND_TEST_PG_FAIL_BEFORE_SWAP", "1"}});
+  EXPECT_EQ(r.exit_code, 5) << describe(r);
+  EXPECT_NE(r.err.find("injected failure before the swap"), std::string::npos) << describe(r);
+  EXPECT_EQ(oid_of(s.db), oid);
+  EXPECT_EQ(schema_of(s.db), schema1);
+  EXPECT_EQ(contents_of(s.db), rows1);
+  EXPECT_EQ(psql_ok(s.db, "SELECT 1"), "1\n");
+  EXPECT_EQ(staging_databases(), "");
+
+  RunResult rec = s.box.rw({"recover"});
+  EXPECT_EQ(rec.exit_code, 0) << describe(rec);
+  EXPECT_EQ(schema_of(s.db), schema0);
+  EXPECT_EQ(contents_of(s.db), rows0);
+  EXPECT_EQ(staging_databases(), "");
+}
+
+TEST(Postgres, SettingsAreCheckedWhenTheConfigurationLoads) {
+  // An unknown key is named with the known ones; a value of the wrong type
+  // is named with the type it must have. No cluster is needed.
+  Sandbox box("rewind-pg-cfg");
+  auto check = [&](const std::string& extra, const std::vector<std::string>& want) {
+    rwd::testing::write_file(box.root + "/etc/rewind/rewind.toml",
+                             "[[component]]\nname = \"pg\"\nadapter = \"postgres\"\n" + extra);
+    RunResult r = box.rw({"list"});
+    EXPECT_EQ(r.exit_code, 2) << extra << "\n" << describe(r);
+    for (const auto& w : want) EXPECT_NE(r.err.find(w), std::string::npos) << w << "\n" << r.err;
+  };
+  check("hots = \"/run/postgresql\"\n",
+        {"\"hots\"", "host, port, user, databases, bin_dir, timeout, password_file"});
+  check("port = \"5432\"\n", {"\"port\"", "an integer"});
+  check("databases = \"shop\"\n", {"\"databases\"", "an array"});
+  check("timeout = \"soon\"\n", {"timeout"});
+}
+
+}  // namespace
+}  // namespace rwd::itest
