@@ -76,8 +76,8 @@ Result<Recorded> parse_recorded(std::string_view text) {
     try {
       r.settings.apt_get = nlohmann::json::parse(kv["apt_get"]).get<std::vector<std::string>>();
     } catch (const std::exception& e) {
-      return fail(Error::corrupted_data("the snapshot's apt_get setting is unreadable: {}",
-                                        e.what()));
+      return fail(
+          Error::corrupted_data("the snapshot's apt_get setting is unreadable: {}", e.what()));
     }
   }
   return r;
@@ -91,7 +91,8 @@ Result<PackageSet> read_live(Context& ctx, const std::string& status_file) {
   std::string name = status_file.substr(slash + 1);
   REWIND_ASSIGN_OR_RETURN(io::Fd root, ctx.fs.open_path(ctx.system_root, O_RDONLY | O_DIRECTORY));
   auto d = ctx.fs.open_beneath(root.get(), dir.empty() ? "." : dir, O_RDONLY | O_DIRECTORY);
-  auto text = d ? io::read_small_file(ctx.fs, d->get(), name) : Result<std::string>(fail(d.error()));
+  auto text =
+      d ? io::read_small_file(ctx.fs, d->get(), name) : Result<std::string>(fail(d.error()));
   if (!text) {
     if (text.error().sys_errno() == ENOENT)
       return fail(Error::not_found(
@@ -208,8 +209,7 @@ class PackagesAdapter final : public Adapter {
     if (newer) {
       REWIND_ASSIGN_OR_RETURN(b, load_snapshot(ctx, *newer));
     }
-    const std::string& arch =
-        newer ? b.recorded.architecture : a.recorded.architecture;
+    const std::string& arch = newer ? b.recorded.architecture : a.recorded.architecture;
     return packages::diff_sets(a.set, b.set, arch);
   }
 
@@ -299,29 +299,28 @@ class PackagesAdapter final : public Adapter {
       if (p.installed()) ++installed;
       if (p.held()) ++held;
     }
-    return nlohmann::json{
-        {"packages", snap.set.size()},
-        {"installed", installed},
-        {"held", held},
-        {"architecture", snap.recorded.architecture},
-        {"status_file", snap.recorded.settings.status_file},
-        // Restored by the files component of /var/lib/dpkg, or through
-        // apt-get with rollback --apply-packages.
-        {"restorable", {"installed packages"}},
-        {"recorded", {"holds", "selections"}}};
+    return nlohmann::json{{"packages", snap.set.size()},
+                          {"installed", installed},
+                          {"held", held},
+                          {"architecture", snap.recorded.architecture},
+                          {"status_file", snap.recorded.settings.status_file},
+                          // Restored by the files component of /var/lib/dpkg, or through
+                          // apt-get with rollback --apply-packages.
+                          {"restorable", {"installed packages"}},
+                          {"recorded", {"holds", "selections"}}};
   }
 
   Status check_settings(const ComponentSpec& spec) const override {
     for (const auto& [key, value] : spec.settings.items()) {
       if (key == "status_file") {
         if (!value.is_string())
-          return fail(Error::usage("component \"{}\": status_file must be a string (a path)",
-                                   spec.name));
+          return fail(
+              Error::usage("component \"{}\": status_file must be a string (a path)", spec.name));
         std::string p = value.get<std::string>();
         if (p.size() < 2 || p.front() != '/' || p.back() == '/')
           return fail(Error::usage(
-              "component \"{}\": status_file must be an absolute file path, not \"{}\"",
-              spec.name, p));
+              "component \"{}\": status_file must be an absolute file path, not \"{}\"", spec.name,
+              p));
       } else if (key == "apt_get") {
         bool argv = value.is_array() && !value.empty();
         if (argv)
@@ -332,14 +331,16 @@ class PackagesAdapter final : public Adapter {
               spec.name));
       } else if (key == "timeout") {
         if (!value.is_string())
-          return fail(Error::usage("component \"{}\": timeout must be a string (a duration)",
-                                   spec.name));
+          return fail(
+              Error::usage("component \"{}\": timeout must be a string (a duration)", spec.name));
         if (auto d = config::parse_duration(value.get<std::string>()); !d)
-          return fail(Error::usage("component \"{}\": timeout: {}", spec.name, d.error().message()));
+          return fail(
+              Error::usage("component \"{}\": timeout: {}", spec.name, d.error().message()));
       } else {
-        return fail(Error::usage("component \"{}\": adapter \"packages\" takes no key \"{}\" "
-                                 "(known: {})",
-                                 spec.name, key, kKnownKeys));
+        return fail(
+            Error::usage("component \"{}\": adapter \"packages\" takes no key \"{}\" "
+                         "(known: {})",
+                         spec.name, key, kKnownKeys));
       }
     }
     return ok();

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "components/packages/status.h"
 
-#include <algorithm>
 #include <strings.h>
+
+#include <algorithm>
 
 #include "components/packages/version.h"
 
@@ -12,7 +13,8 @@ namespace {
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
+    s.remove_suffix(1);
   return s;
 }
 
