@@ -103,7 +103,8 @@ TEST(ConfigInitDebootstrap, RollbackOfAnAptInstallRemovesThePackageAndKeepsDpkgC
   r = rw({"--json", "diff", point, "-c", "packages"});
   ASSERT_EQ(r.exit_code, 0) << describe(r);
   bool installed = false;
-  for (const auto& c : json::parse(r.out)["changes"])
+  const json diff = json::parse(r.out);
+  for (const auto& c : diff["changes"])
     if (c["path"] == "less" && c["change"] == "installed") installed = true;
   EXPECT_TRUE(installed) << r.out;
 
