@@ -123,12 +123,11 @@ class Root {
 
   const std::string& path() const { return path_; }
   // The host path of `abs`.
-  std::string host(const std::string& abs) const {
-    return path_ == "/" ? abs : path_ + abs;
-  }
+  std::string host(const std::string& abs) const { return path_ == "/" ? abs : path_ + abs; }
 
  private:
-  Root(io::Fs& fs, std::string path, io::Fd fd) : fs_(&fs), path_(std::move(path)), fd_(std::move(fd)) {}
+  Root(io::Fs& fs, std::string path, io::Fd fd)
+      : fs_(&fs), path_(std::move(path)), fd_(std::move(fd)) {}
   static std::string rel(const std::string& abs) { return abs == "/" ? "." : abs.substr(1); }
   io::Fs* fs_;
   std::string path_;
@@ -141,8 +140,7 @@ bool have_adapter(std::string_view kind) { return components::find_adapter(kind)
 void need_adapter(Table& t, const std::string& kind) {
   if (have_adapter(kind) || t.disabled) return;
   t.disabled = true;
-  t.why_disabled = fmt::format(
-      "this rewind has no \"{}\" adapter; uncomment once it does", kind);
+  t.why_disabled = fmt::format("this rewind has no \"{}\" adapter; uncomment once it does", kind);
 }
 
 // `exclude` for a component of `paths` that would contain the repository.
@@ -156,7 +154,8 @@ void exclude_repository(Table& t, const std::vector<std::string>& paths, const s
 }
 
 // A component name from a path: [a-z0-9][a-z0-9_.-]*, unique among `taken`.
-std::string name_from(std::string_view prefix, std::string_view path, std::set<std::string>& taken) {
+std::string name_from(std::string_view prefix, std::string_view path,
+                      std::set<std::string>& taken) {
   std::string n(prefix);
   for (char c : path) {
     char l = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
@@ -241,7 +240,8 @@ Result<std::vector<std::string>> postgres_databases(const Root& root, const Clus
                        "'postgres' ORDER BY 1"},
                       std::chrono::seconds(10)));
   if (r.exit_code != 0)
-    return fail(Error::other("psql {}: {}", io::describe(r), r.output.substr(0, r.output.find('\n'))));
+    return fail(
+        Error::other("psql {}: {}", io::describe(r), r.output.substr(0, r.output.find('\n'))));
   std::vector<std::string> out;
   for (size_t b = 0; b < r.output.size();) {
     size_t e = r.output.find('\n', b);
@@ -282,8 +282,7 @@ Result<std::string> generate_config(io::Fs& fs, const ConfigInitOptions& o) {
 
   if (root.is_dir("/etc")) {
     Table t;
-    t.comment =
-        "/etc: the system's configuration (with /etc/environment and /etc/default).";
+    t.comment = "/etc: the system's configuration (with /etc/environment and /etc/default).";
     bool config = have_adapter("config");
     std::vector<std::string> paths{"/etc"};
     t.keys = {{"name", toml_string("etc")},
@@ -300,8 +299,8 @@ Result<std::string> generate_config(io::Fs& fs, const ConfigInitOptions& o) {
   // Programs outside /usr only on systems without merged /usr (there /bin
   // and the like are symlinks into /usr and need nothing).
   std::vector<std::string> system_paths;
-  for (const char* p : {"/bin", "/boot", "/lib", "/lib32", "/lib64", "/libx32", "/sbin", "/usr",
-                        "/var/lib/dpkg"})
+  for (const char* p :
+       {"/bin", "/boot", "/lib", "/lib32", "/lib64", "/libx32", "/sbin", "/usr", "/var/lib/dpkg"})
     if (root.is_dir(p)) system_paths.push_back(p);
   bool dpkg = root.exists("/var/lib/dpkg/status");
   if (!system_paths.empty()) {
@@ -395,8 +394,8 @@ Result<std::string> generate_config(io::Fs& fs, const ConfigInitOptions& o) {
 
   for (const Cluster& c : postgres_clusters(root)) {
     Table t;
-    t.comment = fmt::format("The PostgreSQL cluster listening on {}/.s.PGSQL.{}.",
-                            c.socket_dir, c.port);
+    t.comment =
+        fmt::format("The PostgreSQL cluster listening on {}/.s.PGSQL.{}.", c.socket_dir, c.port);
     t.keys = {{"name", toml_string(name_from("postgres-", std::to_string(c.port), names))},
               {"adapter", toml_string("postgres")},
               {"category", toml_string("database")},
@@ -421,12 +420,14 @@ Result<std::string> generate_config(io::Fs& fs, const ConfigInitOptions& o) {
   find_sqlite(root, "/var/lib", 0, {"/var/lib/dpkg", "/var/lib/apt", repo}, dbs);
   for (const auto& p : dbs) {
     Table t;
-    t.comment = "A SQLite database found under /var/lib: uncomment to capture it (a consistent\n"
-                "copy, taken through SQLite's own locking).";
-    t.keys = {{"name", toml_string(name_from("", p.substr(std::string("/var/lib/").size()), names))},
-              {"adapter", toml_string("sqlite")},
-              {"category", toml_string("database")},
-              {"path", toml_string(p)}};
+    t.comment =
+        "A SQLite database found under /var/lib: uncomment to capture it (a consistent\n"
+        "copy, taken through SQLite's own locking).";
+    t.keys = {
+        {"name", toml_string(name_from("", p.substr(std::string("/var/lib/").size()), names))},
+        {"adapter", toml_string("sqlite")},
+        {"category", toml_string("database")},
+        {"path", toml_string(p)}};
     t.disabled = true;
     tables.push_back(std::move(t));
   }

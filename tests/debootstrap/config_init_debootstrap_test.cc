@@ -55,8 +55,7 @@ void make_tree(const std::string& dir) {
     return;
   }
   std::filesystem::create_directories(dir);
-  RunResult r =
-      rwd::testing::run({"tar", "--numeric-owner", "-C", dir, "-xpf", kTarball}, {}, 600);
+  RunResult r = rwd::testing::run({"tar", "--numeric-owner", "-C", dir, "-xpf", kTarball}, {}, 600);
   ASSERT_EQ(r.exit_code, 0) << describe(r);
 }
 

@@ -20,20 +20,19 @@ using nlohmann::json;
 
 std::string pkg(const std::string& name, const std::string& version, const std::string& arch,
                 const std::string& state = "install ok installed") {
-  return "Package: " + name + "\nStatus: " + state + "\nPriority: optional\nArchitecture: " +
-         arch + "\nVersion: " + version + "\nDescription: " + name + "\n a test package\n\n";
+  return "Package: " + name + "\nStatus: " + state + "\nPriority: optional\nArchitecture: " + arch +
+         "\nVersion: " + version + "\nDescription: " + name + "\n a test package\n\n";
 }
 
 // dpkg 1.21.22, libfoo 1.0-1, bar 2:2.0-1 (held), tzdata (all).
-const std::string kBefore =
-    pkg("dpkg", "1.21.22", "amd64") + pkg("libfoo", "1.0-1", "amd64") +
-    pkg("bar", "2:2.0-1", "amd64", "hold ok installed") + pkg("tzdata", "2024a-0+deb12u1", "all");
+const std::string kBefore = pkg("dpkg", "1.21.22", "amd64") + pkg("libfoo", "1.0-1", "amd64") +
+                            pkg("bar", "2:2.0-1", "amd64", "hold ok installed") +
+                            pkg("tzdata", "2024a-0+deb12u1", "all");
 // libfoo upgraded to 1.0-1+b1, bar downgraded to 2:2.0~rc1-1 and unheld,
 // tzdata removed, less (and its i386 library) installed.
-const std::string kAfter =
-    pkg("dpkg", "1.21.22", "amd64") + pkg("libfoo", "1.0-1+b1", "amd64") +
-    pkg("bar", "2:2.0~rc1-1", "amd64") + pkg("less", "590-2", "amd64") +
-    pkg("libless", "590-2", "i386");
+const std::string kAfter = pkg("dpkg", "1.21.22", "amd64") + pkg("libfoo", "1.0-1+b1", "amd64") +
+                           pkg("bar", "2:2.0~rc1-1", "amd64") + pkg("less", "590-2", "amd64") +
+                           pkg("libless", "590-2", "i386");
 
 void write(const std::string& path, const std::string& text) {
   std::filesystem::create_directories(std::filesystem::path(path).parent_path());
@@ -54,10 +53,9 @@ class PackagesTest : public ::testing::Test {
     // The stand-in for apt-get: records its argv, then leaves dpkg's
     // database as the prepared file says (or fails when told to).
     apt = s.dir.sub("apt-get");
-    write(apt,
-          "#!/bin/sh\necho \"$*\" >> " + s.dir.sub("apt.log") + "\n[ -f " + s.dir.sub("apt.fail") +
-              " ] && exit 100\n[ -f " + s.dir.sub("apt.result") + " ] && cp " +
-              s.dir.sub("apt.result") + " " + status + "\nexit 0\n");
+    write(apt, "#!/bin/sh\necho \"$*\" >> " + s.dir.sub("apt.log") + "\n[ -f " +
+                   s.dir.sub("apt.fail") + " ] && exit 100\n[ -f " + s.dir.sub("apt.result") +
+                   " ] && cp " + s.dir.sub("apt.result") + " " + status + "\nexit 0\n");
     std::filesystem::permissions(apt, std::filesystem::perms::owner_all);
   }
 
@@ -96,11 +94,12 @@ TEST_F(PackagesTest, DiffShowsInstalledRemovedUpgradedDowngradedAndHolds) {
   int64_t p1 = s.create({});
   write(status, kAfter);
   int64_t p2 = s.create({});
-  const std::vector<std::string> want{
-      "bar downgraded 2:2.0-1 -> 2:2.0~rc1-1", "bar held held -> not held",
-      "less installed 590-2",
-      "libfoo upgraded 1.0-1 -> 1.0-1+b1",     "libless:i386 installed 590-2",
-      "tzdata removed 2024a-0+deb12u1"};
+  const std::vector<std::string> want{"bar downgraded 2:2.0-1 -> 2:2.0~rc1-1",
+                                      "bar held held -> not held",
+                                      "less installed 590-2",
+                                      "libfoo upgraded 1.0-1 -> 1.0-1+b1",
+                                      "libless:i386 installed 590-2",
+                                      "tzdata removed 2024a-0+deb12u1"};
   EXPECT_EQ(changes_of(rw_json({"diff", std::to_string(p1), std::to_string(p2)})), want);
   EXPECT_EQ(changes_of(rw_json({"diff", std::to_string(p1)})), want);
   json show = rw_json({"show", std::to_string(p1)});
@@ -122,8 +121,10 @@ TEST_F(PackagesTest, RollbackWithoutTheFlagPrintsAptLinesAndChangesNothing) {
   std::string warnings = r["warnings"].dump();
   EXPECT_NE(warnings.find("--apply-packages"), std::string::npos) << warnings;
   EXPECT_NE(warnings.find("old versions may be gone from the mirrors"), std::string::npos);
-  EXPECT_NE(warnings.find(apt + " install -y --allow-downgrades bar=2:2.0-1 libfoo=1.0-1 tzdata=2024a-0+deb12u1"),
-            std::string::npos)
+  EXPECT_NE(
+      warnings.find(
+          apt + " install -y --allow-downgrades bar=2:2.0-1 libfoo=1.0-1 tzdata=2024a-0+deb12u1"),
+      std::string::npos)
       << warnings;
   EXPECT_NE(warnings.find(apt + " remove -y less libless:i386"), std::string::npos) << warnings;
   EXPECT_EQ(slurp(status), kAfter);
@@ -167,9 +168,8 @@ TEST_F(PackagesTest, FilesComponentOfDpkgRestoresFirstAndLeavesNothingToDo) {
   // A files component of /var/lib/dpkg that packages depends on: it brings
   // the status file back byte for byte, so the packages component finds
   // nothing to do (no apt-get lines, even with --apply-packages).
-  configure(
-      "[[component]]\nname = \"dpkg\"\nadapter = \"files\"\npaths = [\"/var/lib/dpkg\"]\n\n",
-      "depends_on = [\"dpkg\"]\n");
+  configure("[[component]]\nname = \"dpkg\"\nadapter = \"files\"\npaths = [\"/var/lib/dpkg\"]\n\n",
+            "depends_on = [\"dpkg\"]\n");
   int64_t p1 = s.create({});
   write(status, kAfter);
   json r = rw_json({"rollback", std::to_string(p1), "-y", "--apply-packages"});
