@@ -86,6 +86,9 @@ struct RollbackRequest {
   std::vector<std::string> categories;  // adds the point's components of these categories
   bool with_dependents = false;
   bool dry_run = false;
+  // Lets the packages component run apt-get to bring the package set back
+  // (otherwise it prints the commands); see components/packages.
+  bool apply_packages = false;
   ProgressObserver* observer = nullptr;
   CancelToken* cancel = nullptr;
   // Asked with the plan before anything changes; false leaves everything as it is.

@@ -1,17 +1,42 @@
 // SPDX-License-Identifier: Apache-2.0
-// rewind config validate
+// rewind config validate, rewind config init
 #include <fmt/ranges.h>
 
 #include "cli/command.h"
+#include "io/fs.h"
+#include "system/config_init.h"
 
 namespace rwd::cli {
+
+namespace {
+
+// rewind config init: a commented configuration for the system under --root.
+int run_init(const Globals& gl, const CommandOptions& o) {
+  io::Fs& fs = io::default_fs();
+  auto text = system::generate_config(fs, system::ConfigInitOptions{gl.root, gl.repo});
+  if (!text) return report_error(gl, text.error());
+  if (o.to_stdout) {
+    std::fputs(text->c_str(), stdout);
+    return 0;
+  }
+  auto written = system::write_config(fs, gl.root, *text, o.overwrite);
+  if (!written) return report_error(gl, written.error());
+  if (gl.out.json)
+    print_json(json{{"written", *written}});
+  else if (!gl.out.quiet)
+    std::printf("wrote %s; read it, trim it, then run rewind config validate\n", written->c_str());
+  return 0;
+}
+
+}  // namespace
 
 Command config_command() {
   auto o = std::make_shared<CommandOptions>();
   auto validate = std::make_shared<CLI::App*>(nullptr);
+  auto init = std::make_shared<CLI::App*>(nullptr);
   return Command{
-      "config", "Check the configuration",
-      [o, validate](CLI::App& c) {
+      "config", "Check the configuration, or write a first one",
+      [o, validate, init](CLI::App& c) {
         c.require_subcommand(1);
         CLI::App* v = c.add_subcommand(
             "validate",
@@ -20,8 +45,18 @@ Command config_command() {
         v->add_option("FILE", o->path,
                       "Configuration file (default: --config, or ROOT/etc/rewind/rewind.toml)");
         *validate = v;
+        CLI::App* i = c.add_subcommand(
+            "init",
+            "Write a commented configuration for the system under --root to "
+            "ROOT/etc/rewind/rewind.toml: /etc, the system files with the package database, "
+            "kernel state, packages, enabled services, a running PostgreSQL, and SQLite "
+            "databases under /var/lib as suggestions");
+        i->add_flag("--force", o->overwrite, "Replace an existing rewind.toml");
+        i->add_flag("--stdout", o->to_stdout, "Print the configuration instead of writing it");
+        *init = i;
       },
-      [o](const Globals& gl) {
+      [o, init](const Globals& gl) {
+        if ((*init)->parsed()) return run_init(gl, *o);
         Globals g = gl;
         if (!o->path.empty()) g.config = o->path;
         SystemOptions so = system_options(g);

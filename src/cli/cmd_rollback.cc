@@ -113,6 +113,7 @@ int run_rollback(const Globals& gl, const CommandOptions& o, bool undo) {
   req.categories = o.categories;
   req.with_dependents = o.with_dependents;
   req.dry_run = o.dry_run;
+  req.apply_packages = o.apply_packages;
   req.observer = &obs;
   req.cancel = &cancel;
   if (!o.yes && !o.dry_run && !gl.out.json && ::isatty(0) && ::isatty(2))
@@ -229,6 +230,9 @@ Command rollback_command() {
                      "Every component of this category is in scope; repeatable");
         c.add_flag("--with-dependents", o->with_dependents,
                    "Add the components that depend on those named");
+        c.add_flag("--apply-packages", o->apply_packages,
+                   "Run apt-get to bring the package set back when no files component of "
+                   "/var/lib/dpkg did (default: print the apt-get lines)");
         add_rollback_options(c, *o);
       },
       [o](const Globals& gl) { return run_rollback(gl, *o, false); }};

@@ -39,11 +39,12 @@ struct CommandOptions {
   std::vector<std::string> paths;
   std::string to;
   bool overwrite = false;
+  bool to_stdout = false;
   bool read_data = false;
   std::vector<std::string> components, categories, kinds, tags;
   bool content = false;
   std::string scope = "full";
-  bool with_dependents = false, dry_run = false, yes = false;
+  bool with_dependents = false, dry_run = false, yes = false, apply_packages = false;
   PointChanges changes;
   bool pin = false, unpin = false;
   int64_t limit = 20;

@@ -45,6 +45,9 @@ struct Context {
   std::string system_root;
   ProgressObserver& obs;
   int threads = 2;
+  // The rollback may run the package manager (rollback --apply-packages);
+  // otherwise the packages adapter only reports the apt-get lines.
+  bool apply_packages = false;
 };
 
 struct Captured {

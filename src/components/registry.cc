@@ -8,6 +8,7 @@ namespace rwd::components {
 Adapter& files_adapter();
 Adapter& services_adapter();
 Adapter& postgres_adapter();
+Adapter& packages_adapter();
 
 namespace {
 struct Registered {
@@ -18,6 +19,7 @@ const Registered kAdapters[] = {
     {"files", files_adapter},
     {"services", services_adapter},
     {"postgres", postgres_adapter},
+    {"packages", packages_adapter},
 };
 }  // namespace
 

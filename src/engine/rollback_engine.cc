@@ -794,6 +794,7 @@ Result<RollbackReport> Operation::run_undo(const catalog::OperationRow& last,
 
 Result<RollbackReport> Operation::carry_out(int64_t point, const RollbackRequest& req,
                                             const std::string& kind) {
+  ctx_.apply_packages = req.apply_packages;
   for (size_t i = 0; i < items_.size(); ++i) {
     Item& it = items_[i];
     tracker_.share(static_cast<double>(i) / static_cast<double>(items_.size()),
