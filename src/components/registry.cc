@@ -6,6 +6,8 @@
 namespace rwd::components {
 
 Adapter& files_adapter();
+Adapter& config_adapter();
+Adapter& command_adapter();
 
 namespace {
 struct Registered {
@@ -14,6 +16,8 @@ struct Registered {
 };
 const Registered kAdapters[] = {
     {"files", files_adapter},
+    {"config", config_adapter},
+    {"command", command_adapter},
 };
 }  // namespace
 
