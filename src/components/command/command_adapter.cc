@@ -70,9 +70,10 @@ Result<Settings> parse_settings(const ComponentSpec& spec, const nlohmann::json&
   Settings s;
   for (const auto& item : j.items())
     if (std::find(kKeys.begin(), kKeys.end(), item.key()) == kKeys.end())
-      return fail(Error::usage("component \"{}\": adapter \"command\" has no key \"{}\" (known: "
-                               "capture, restore, validate, timeout)",
-                               spec.name, item.key()));
+      return fail(
+          Error::usage("component \"{}\": adapter \"command\" has no key \"{}\" (known: "
+                       "capture, restore, validate, timeout)",
+                       spec.name, item.key()));
   for (std::string_view required : {"capture", "restore"})
     if (!j.contains(required))
       return fail(Error::usage("component \"{}\": adapter \"command\" needs \"{}\" (an argv)",
@@ -91,8 +92,8 @@ Result<Settings> parse_settings(const ComponentSpec& spec, const nlohmann::json&
   }
   auto d = config::parse_duration(s.timeout_text);
   if (!d)
-    return fail(Error::usage("component \"{}\": key \"timeout\": {}", spec.name,
-                             d.error().message()));
+    return fail(
+        Error::usage("component \"{}\": key \"timeout\": {}", spec.name, d.error().message()));
   s.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(*d);
   if (s.timeout.count() <= 0)
     return fail(Error::usage("component \"{}\": key \"timeout\" must be longer than 0", spec.name));
@@ -151,21 +152,20 @@ Status run_command(Context& ctx, const ComponentSpec& spec, std::string_view wha
             "REWIND_COMPONENT=" + spec.name};
   auto r = io::run_process(argv, po);
   if (!r)
-    return fail(Error(r.error().code(),
-                      fmt::format("component \"{}\": the {} command {} cannot be run: {}",
-                                  spec.name, what, argv[0], r.error().message())));
+    return fail(
+        Error(r.error().code(), fmt::format("component \"{}\": the {} command {} cannot be run: {}",
+                                            spec.name, what, argv[0], r.error().message())));
   if (r->timed_out)
     return fail(Error::timeout(
         "component \"{}\": the {} command {} {}; raise the component's timeout ({}) if it needs "
         "longer",
         spec.name, what, argv[0], io::describe(*r), s.timeout_text));
   if (r->exit_code != 0) {
-    std::string tail = r->output.size() > 2000 ? "..." + r->output.substr(r->output.size() - 2000)
-                                               : r->output;
+    std::string tail =
+        r->output.size() > 2000 ? "..." + r->output.substr(r->output.size() - 2000) : r->output;
     while (!tail.empty() && (tail.back() == '\n' || tail.back() == ' ')) tail.pop_back();
-    return fail(Error::other("component \"{}\": the {} command {} {}{}{}", spec.name, what,
-                             argv[0], io::describe(*r), tail.empty() ? "" : "; its output ends: ",
-                             tail));
+    return fail(Error::other("component \"{}\": the {} command {} {}{}{}", spec.name, what, argv[0],
+                             io::describe(*r), tail.empty() ? "" : "; its output ends: ", tail));
   }
   return ok();
 }

@@ -47,7 +47,7 @@ using store::EntryType;
 bool secret_name(std::string_view path) {
   std::string_view base = path.substr(path.rfind('/') + 1);
   static constexpr std::array<std::string_view, 4> kNames = {"shadow", "gshadow", "shadow-",
-                                                              "gshadow-"};
+                                                             "gshadow-"};
   if (std::find(kNames.begin(), kNames.end(), base) != kNames.end()) return true;
   if (base.ends_with(".key") || base.ends_with("_key")) return true;
   return path.find("/private/") != std::string_view::npos;

@@ -51,7 +51,7 @@ std::optional<std::vector<Edit>> myers(const std::vector<int>& x, const std::vec
     trace.push_back(v);
     for (int k = -d; k <= d; k += 2) {
       int xi = (k == -d || (k != d && v[k - 1 + off] < v[k + 1 + off])) ? v[k + 1 + off]
-                                                                         : v[k - 1 + off] + 1;
+                                                                        : v[k - 1 + off] + 1;
       int yi = xi - k;
       while (xi < n && yi < m && x[xi] == y[yi]) ++xi, ++yi;
       v[k + off] = xi;
@@ -108,8 +108,7 @@ void put_line(std::string& out, char mark, std::string_view line) {
 }  // namespace
 
 bool is_text(std::string_view data) {
-  return data.size() <= kMaxDiffText &&
-         data.substr(0, 8192).find('\0') == std::string_view::npos;
+  return data.size() <= kMaxDiffText && data.substr(0, 8192).find('\0') == std::string_view::npos;
 }
 
 std::string unified_diff(std::string_view a, std::string_view b, std::string_view label_a,
@@ -121,7 +120,8 @@ std::string unified_diff(std::string_view a, std::string_view b, std::string_vie
   auto to_ids = [&](const std::vector<std::string_view>& lines) {
     std::vector<int> out;
     out.reserve(lines.size());
-    for (auto l : lines) out.push_back(ids.try_emplace(l, static_cast<int>(ids.size())).first->second);
+    for (auto l : lines)
+      out.push_back(ids.try_emplace(l, static_cast<int>(ids.size())).first->second);
     return out;
   };
   const std::vector<int> ia = to_ids(la), ib = to_ids(lb);
@@ -143,7 +143,8 @@ std::string unified_diff(std::string_view a, std::string_view b, std::string_vie
     for (Edit e : *mid) script.push_back({e.op, e.a + head, e.b + head});
   } else {
     for (size_t i = 0; i < ma.size(); ++i) script.push_back({Op::kDelete, head + i, head});
-    for (size_t i = 0; i < mb.size(); ++i) script.push_back({Op::kInsert, head + ma.size(), head + i});
+    for (size_t i = 0; i < mb.size(); ++i)
+      script.push_back({Op::kInsert, head + ma.size(), head + i});
   }
   for (size_t i = 0; i < tail; ++i)
     script.push_back({Op::kSame, la.size() - tail + i, lb.size() - tail + i});
