@@ -70,8 +70,8 @@ TEST_F(CommandAdapter, RollbackPutsTheStateBack) {
             "--- a/state\n+++ b/state\n@@ -1,2 +1,2 @@\n-counter = 1\n+counter = 2\n name = app\n");
   EXPECT_EQ(changes["conf.d/extra"]["change"], "content");
 
-  RunResult r = box.rw({"rollback", std::to_string(id), "--scope", "component", "-c", "app",
-                        "--yes"});
+  RunResult r =
+      box.rw({"rollback", std::to_string(id), "--scope", "component", "-c", "app", "--yes"});
   ASSERT_EQ(r.exit_code, 0) << describe(r);
   EXPECT_EQ(read_file(box.at("/var/lib/app/state")), "counter = 1\nname = app\n");
   EXPECT_EQ(read_file(box.at("/var/lib/app/conf.d/extra")), "extra v1\n");

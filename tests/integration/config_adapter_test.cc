@@ -49,6 +49,7 @@ class ConfigAdapter : public ::testing::Test {
     write_file(box.at("/etc/ssl/certs/bundle.pem"),
                "-----BEGIN PRIVATE KEY-----\nOLDKEY3\n-----END PRIVATE KEY-----\n", 0644);
     write_file(box.at("/etc/default/grub"), "GRUB_TIMEOUT=5\n");
+    write_file(box.at("/etc/ld.so.cache"), std::string("bin\0ary v1\n", 11));
     write_file(box.at("/srv/data/file"), "data v1\n");
     id = box.create({});
     ASSERT_GT(id, 0);
@@ -63,6 +64,7 @@ class ConfigAdapter : public ::testing::Test {
                "-----BEGIN PRIVATE KEY-----\nNEWKEY3\n-----END PRIVATE KEY-----\n", 0644);
     write_file(box.at("/etc/default/grub"), "GRUB_TIMEOUT=0\n");
     write_file(box.at("/etc/added.conf"), "new\n");
+    write_file(box.at("/etc/ld.so.cache"), std::string("bin\0ary v2\n", 11));
     write_file(box.at("/srv/data/file"), "data v2\n");
   }
 
@@ -100,6 +102,8 @@ class ConfigAdapter : public ::testing::Test {
       auto attrs = changes[s]["attributes"].get<std::vector<std::string>>();
       EXPECT_NE(std::find(attrs.begin(), attrs.end(), "secret"), attrs.end()) << s;
     }
+    EXPECT_EQ(changes["/etc/ld.so.cache"]["change"], "content");  // binary: no diff
+    EXPECT_EQ(changes["/etc/ld.so.cache"]["detail"], "");
     EXPECT_EQ(changes["/etc/added.conf"]["change"], "added");
     ASSERT_TRUE(changes.contains("/srv/data/file"));  // the files adapter's, no detail
     EXPECT_EQ(changes["/srv/data/file"]["detail"], "");
@@ -150,8 +154,8 @@ TEST_F(ConfigAdapter, ShowDescribesTheComponent) {
 
 TEST_F(ConfigAdapter, ComponentRollbackRestoresEtcByteForByte) {
   change();
-  RunResult r = box.rw({"rollback", std::to_string(id), "--scope", "component", "-c", "etc",
-                        "--yes"});
+  RunResult r =
+      box.rw({"rollback", std::to_string(id), "--scope", "component", "-c", "etc", "--yes"});
   ASSERT_EQ(r.exit_code, 0) << describe(r);
   EXPECT_EQ(tree_diff(box.dir.sub("etc-at-point"), box.at("/etc")), "");
   EXPECT_EQ(read_file(box.at("/srv/data/file")), "data v2\n");  // not in scope

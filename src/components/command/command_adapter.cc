@@ -142,8 +142,11 @@ Status run_command(Context& ctx, const ComponentSpec& spec, std::string_view wha
                    const StateDir& dir) {
   std::vector<std::string> argv;
   for (std::string a : argv_template) {
-    for (size_t at = a.find("{dir}"); at != std::string::npos; at = a.find("{dir}", at))
-      a.replace(at, 5, dir.path()), at += dir.path().size();
+    size_t at = 0;
+    while ((at = a.find("{dir}", at)) != std::string::npos) {
+      a.replace(at, 5, dir.path());
+      at += dir.path().size();
+    }
     argv.push_back(std::move(a));
   }
   io::ProcessOptions po;

@@ -221,12 +221,15 @@ class ConfigAdapter final : public Adapter {
   Result<nlohmann::json> describe(Context& ctx, const ComponentSpec& spec,
                                   const ChunkId& manifest) override {
     REWIND_ASSIGN_OR_RETURN(state::Reader r, state::Reader::open(ctx, manifest));
+    const ComponentSpec s = with_paths(spec);
+    const std::string root = component_root(s.paths);
     // Secrets by name and mode (the content rule needs every file read).
     uint64_t secrets = 0;
     for (const Entry& e : r.entries())
-      if (e.type == EntryType::kFile && (secret_name("/" + e.path) || secret_mode(e.mode)))
+      if (e.type == EntryType::kFile &&
+          (secret_name(join_path(root, e.path)) || secret_mode(e.mode)))
         ++secrets;
-    return nlohmann::json{{"paths", with_paths(spec).paths},
+    return nlohmann::json{{"paths", s.paths},
                           {"secrets", secrets},
                           {"restorable", {"files"}},
                           {"recorded", nlohmann::json::array()}};
