@@ -70,7 +70,7 @@ struct Side {
 // The regular-file entry that `rel` names in a manifest (a hard link's
 // first name), if any.
 const Entry* file_entry(const std::vector<Entry>& entries,
-                        const std::map<std::string_view, size_t>& index, const std::string& rel) {
+                        const std::map<std::string, size_t>& index, const std::string& rel) {
   auto it = index.find(rel);
   if (it == index.end()) return nullptr;
   const Entry* e = &entries[it->second];
@@ -103,7 +103,7 @@ class SnapshotFiles {
       index_.emplace(reader_.entries()[i].path, i);
   }
   state::Reader reader_;
-  std::map<std::string_view, size_t> index_;
+  std::map<std::string, size_t> index_;
 };
 
 // The live file at `abs` (within the system root), read without following
