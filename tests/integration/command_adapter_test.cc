@@ -82,6 +82,21 @@ TEST_F(CommandAdapter, RollbackPutsTheStateBack) {
   EXPECT_EQ(json::parse(after.out)["changes"], json::array()) << after.out;
 }
 
+// The snapshot keeps the commands: a point restores a component that the
+// configuration no longer has.
+TEST_F(CommandAdapter, APointRestoresWithoutTheConfiguration) {
+  int64_t id = box.create({});
+  ASSERT_GT(id, 0);
+  write_file(box.at("/var/lib/app/state"), "counter = 2\n", 0640);
+  write_file(box.at("/etc/rewind/rewind.toml"), "");
+  RunResult d = box.rw({"diff", std::to_string(id)});
+  ASSERT_EQ(d.exit_code, 0) << describe(d);
+  EXPECT_THAT(d.out, HasSubstr("-counter = 1\n-name = app\n+counter = 2\n"));
+  RunResult r = box.rw({"rollback", std::to_string(id), "--yes"});
+  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  EXPECT_EQ(read_file(box.at("/var/lib/app/state")), "counter = 1\nname = app\n");
+}
+
 TEST_F(CommandAdapter, FailingCaptureIsAnErrorWithItsOutput) {
   configure("echo the app is locked >&2; exit 3", kRestore);
   RunResult r = box.rw({"create"});

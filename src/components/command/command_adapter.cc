@@ -263,9 +263,10 @@ std::vector<Change> compare(const Blobs& a, const Blobs& b) {
   return out;
 }
 
-// The settings a restore uses: the configuration's when it has the
-// component, else those recorded in the snapshot.
-Result<Settings> restore_settings(const ComponentSpec& spec, const state::Reader& r) {
+// The settings of a component: the configuration's when it has the
+// component, else those recorded in its snapshot (a point restores, and a
+// safety point captures, a component the configuration has dropped).
+Result<Settings> settings_of(const ComponentSpec& spec, const state::Reader& r) {
   if (!spec.settings.empty()) return parse_settings(spec, spec.settings);
   REWIND_ASSIGN_OR_RETURN(std::string text, r.read(kSettingsBlob));
   auto j = nlohmann::json::parse(text, nullptr, false);
@@ -312,8 +313,14 @@ class CommandAdapter final : public Adapter {
   std::string_view name() const override { return "command"; }
 
   Result<Captured> capture(Context& ctx, const ComponentSpec& spec, store::ChunkWriter& writer,
-                           const std::optional<ChunkId>&) override {
-    REWIND_ASSIGN_OR_RETURN(Settings s, parse_settings(spec, spec.settings));
+                           const std::optional<ChunkId>& previous) override {
+    Settings s;
+    if (previous && spec.settings.empty()) {
+      REWIND_ASSIGN_OR_RETURN(state::Reader r, state::Reader::open(ctx, *previous));
+      REWIND_ASSIGN_OR_RETURN(s, settings_of(spec, r));
+    } else {
+      REWIND_ASSIGN_OR_RETURN(s, parse_settings(spec, spec.settings));
+    }
     REWIND_ASSIGN_OR_RETURN(StateDir dir, StateDir::make(ctx));
     REWIND_TRY(run_command(ctx, spec, "capture", s.capture, s, dir));
     state::Writer w(ctx, writer);
@@ -328,7 +335,7 @@ class CommandAdapter final : public Adapter {
   Result<std::vector<Change>> diff_live(Context& ctx, const ComponentSpec& spec,
                                         const ChunkId& manifest, bool) override {
     REWIND_ASSIGN_OR_RETURN(state::Reader r, state::Reader::open(ctx, manifest));
-    REWIND_ASSIGN_OR_RETURN(Settings s, restore_settings(spec, r));
+    REWIND_ASSIGN_OR_RETURN(Settings s, settings_of(spec, r));
     REWIND_ASSIGN_OR_RETURN(StateDir dir, StateDir::make(ctx));
     REWIND_TRY(run_command(ctx, spec, "capture", s.capture, s, dir));
     REWIND_ASSIGN_OR_RETURN(Blobs live, blobs_of_dir(ctx, spec, dir));
@@ -378,7 +385,7 @@ class CommandAdapter final : public Adapter {
     if (!cp) return fail(Error::invalid_state("command component: no plan"));
     REWIND_ASSIGN_OR_RETURN(state::Reader r, state::Reader::open(ctx, cp->manifest));
     REWIND_TRY(r.validate());
-    REWIND_ASSIGN_OR_RETURN(Settings s, restore_settings(cp->spec, r));
+    REWIND_ASSIGN_OR_RETURN(Settings s, settings_of(cp->spec, r));
     if (s.validate.empty()) return ok();
     REWIND_ASSIGN_OR_RETURN(StateDir dir, StateDir::make(ctx));
     REWIND_TRY(materialize(ctx, r, dir));
@@ -389,7 +396,7 @@ class CommandAdapter final : public Adapter {
     const auto* cp = static_cast<const CommandPlan*>(plan.adapter_data.get());
     if (!cp) return fail(Error::invalid_state("component {}: no plan", spec.name));
     REWIND_ASSIGN_OR_RETURN(state::Reader r, state::Reader::open(ctx, cp->manifest));
-    REWIND_ASSIGN_OR_RETURN(Settings s, restore_settings(spec, r));
+    REWIND_ASSIGN_OR_RETURN(Settings s, settings_of(spec, r));
     REWIND_ASSIGN_OR_RETURN(StateDir dir, StateDir::make(ctx));
     REWIND_TRY(materialize(ctx, r, dir));
     REWIND_TRY(run_command(ctx, spec, "restore", s.restore, s, dir));
@@ -410,7 +417,7 @@ class CommandAdapter final : public Adapter {
   Result<nlohmann::json> describe(Context& ctx, const ComponentSpec& spec,
                                   const ChunkId& manifest) override {
     REWIND_ASSIGN_OR_RETURN(state::Reader r, state::Reader::open(ctx, manifest));
-    REWIND_ASSIGN_OR_RETURN(Settings s, restore_settings(spec, r));
+    REWIND_ASSIGN_OR_RETURN(Settings s, settings_of(spec, r));
     uint64_t files = 0;
     for (const auto& n : r.names()) files += n.starts_with(kDirPrefix) ? 1 : 0;
     nlohmann::json j = s.to_json();
