@@ -9,6 +9,8 @@ Adapter& files_adapter();
 Adapter& services_adapter();
 Adapter& postgres_adapter();
 Adapter& packages_adapter();
+Adapter& config_adapter();
+Adapter& command_adapter();
 
 namespace {
 struct Registered {
@@ -20,6 +22,8 @@ const Registered kAdapters[] = {
     {"services", services_adapter},
     {"postgres", postgres_adapter},
     {"packages", packages_adapter},
+    {"config", config_adapter},
+    {"command", command_adapter},
 };
 }  // namespace
 

@@ -277,6 +277,7 @@ class Parser {
       built.push_back(std::move(b));
     }
     REWIND_TRY(check_dependencies(built));
+    add_environment_files(built);
     REWIND_TRY(check_overlaps(built));
     config_.components = order(std::move(built));
     return std::move(config_);
@@ -490,8 +491,6 @@ class Parser {
       }
     }
 
-    // A database adapter's components are databases unless said otherwise.
-    if (!r.find("category") && c.adapter == "postgres") c.category = "database";
     paths.insert(paths.end(), path.begin(), path.end());
     for (auto& [p, region] : paths) {
       auto norm = normalize_path(p);
@@ -503,11 +502,35 @@ class Parser {
       c.paths.push_back(std::move(*norm));
       b.path_regions.push_back(region);
     }
-    // A component that names no category gets its adapter's usual one.
+    // A config component without paths is /etc.
+    if (c.adapter == "config" && c.paths.empty()) {
+      c.paths.emplace_back("/etc");
+      b.path_regions.push_back(r.origin);
+    }
     if (path_based(c) && c.paths.empty())
       return err_at(r.origin, "{}: adapter \"{}\" needs at least one path (paths = [...])", who,
                     c.adapter);
     return b;
+  }
+
+  // A config component also captures the environment files, each unless a
+  // path of any path-based component already holds it or a part of it (that
+  // component keeps it).
+  static void add_environment_files(std::vector<Built>& built) {
+    for (Built& b : built) {
+      if (b.c.adapter != "config") continue;
+      for (std::string_view env : {"/etc/environment", "/etc/default", "/etc/environment.d"}) {
+        bool held = std::any_of(built.begin(), built.end(), [&](const Built& o) {
+          return path_based(o.c) &&
+                 std::any_of(o.c.paths.begin(), o.c.paths.end(), [&](const std::string& p) {
+                   return p == env || is_within(env, p) || is_within(p, env);
+                 });
+        });
+        if (held) continue;
+        b.c.paths.emplace_back(env);
+        b.path_regions.push_back(b.origin);
+      }
+    }
   }
 
   static Status check_dependencies(const std::vector<Built>& built) {

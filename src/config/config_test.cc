@@ -415,11 +415,40 @@ TEST(ConfigParse, PathsAreNormalizedAndMustBeAbsolute) {
               HasSubstr(":3: component \"a\": path \"/etc/../root\" contains \"..\""));
   auto dot = parse_one("[[component]]\nname = \"a\"\npath = \"/etc/./x\"\n");
   EXPECT_THAT(error_of(dot), HasSubstr("contains \".\""));
-  auto none = parse_one("[[component]]\nname = \"a\"\nadapter = \"config\"\n");
+  auto none = parse_one("[[component]]\nname = \"a\"\nadapter = \"files\"\n");
   EXPECT_THAT(error_of(none),
-              HasSubstr(":1: component \"a\": adapter \"config\" needs at least one path"));
+              HasSubstr(":1: component \"a\": adapter \"files\" needs at least one path"));
   auto inside = parse_one("[[component]]\nname = \"a\"\npaths = [\"/etc\", \"/etc/ssh\"]\n");
   EXPECT_THAT(error_of(inside), HasSubstr("component \"a\": paths /etc and /etc/ssh overlap"));
+}
+
+TEST(ConfigParse, ConfigComponentsDefaultToEtcAndTakeTheEnvironmentFiles) {
+  // The first config component without them takes them; the others do not
+  // capture them twice.
+  auto c = parse_one(
+      "[[component]]\nname = \"web\"\nadapter = \"config\"\npaths = [\"/srv/web\"]\n"
+      "[[component]]\nname = \"boot\"\nadapter = \"config\"\npaths = [\"/boot/grub\"]\n");
+  ASSERT_THAT(c, IsOk());
+  EXPECT_THAT(c->find("web")->paths,
+              ElementsAre("/srv/web", "/etc/environment", "/etc/default", "/etc/environment.d"));
+  EXPECT_THAT(c->find("boot")->paths, ElementsAre("/boot/grub"));
+  c = parse_one(
+      "[[component]]\nname = \"etc\"\nadapter = \"config\"\n"
+      "[[component]]\nname = \"web\"\nadapter = \"config\"\ncategory = \"other\"\n"
+      "paths = [\"/srv/web/conf\"]\n");
+  // /etc holds the environment files already: "etc" keeps them.
+  ASSERT_THAT(c, IsOk());
+  EXPECT_THAT(c->find("etc")->paths, ElementsAre("/etc"));
+  EXPECT_EQ(c->find("etc")->category, "configuration");
+  EXPECT_THAT(c->find("web")->paths, ElementsAre("/srv/web/conf"));
+  EXPECT_EQ(c->find("web")->category, "other");
+  c = parse_one(
+      "[[component]]\nname = \"web\"\nadapter = \"config\"\npaths = [\"/srv/web\"]\n"
+      "[[component]]\nname = \"grub\"\npaths = [\"/etc/default/grub\"]\n");
+  ASSERT_THAT(c, IsOk());
+  // /etc/default is left out: "grub" holds a part of it.
+  EXPECT_THAT(c->find("web")->paths,
+              ElementsAre("/srv/web", "/etc/environment", "/etc/environment.d"));
 }
 
 TEST(ConfigParse, OverlappingComponentsAreRefusedUnlessExcluded) {

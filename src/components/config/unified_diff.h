@@ -1,0 +1,28 @@
+// SPDX-License-Identifier: Apache-2.0
+// Unified diffs of text, for the detail of a changed configuration file
+// (`rewind diff`): the format `diff -u` writes and `patch` reads.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+namespace rwd::components::text {
+
+// The largest text shown as a diff; larger files are only "content changed".
+inline constexpr size_t kMaxDiffText = 1 << 20;
+
+// Whether `data` reads as text worth a diff: at most kMaxDiffText bytes and
+// no NUL in its first 8 KiB (the test diff(1) and git use).
+bool is_text(std::string_view data);
+
+// The unified diff from `a` to `b` with `context` lines around each change:
+// "--- a/LABEL_A", "+++ b/LABEL_B", then "@@ -l,s +l,s @@" hunks. Empty when
+// the texts are equal. A last line without a newline is marked
+// "\ No newline at end of file". Very different texts (the edit script
+// would be long to find) come out as one hunk that replaces every line:
+// still exact, only not minimal.
+std::string unified_diff(std::string_view a, std::string_view b, std::string_view label_a,
+                         std::string_view label_b, size_t context = 3);
+
+}  // namespace rwd::components::text
