@@ -125,6 +125,13 @@ Result<Captured> Writer::finish() {
       [this](store::ChunkType t, std::vector<std::byte>&& data) -> Result<store::ChunkId> {
         return writer_.put(t, std::move(data));
       });
+  // A manifest starts with its root, a directory (store::validate_entries).
+  if (!entries_.contains("")) {
+    store::Entry root;
+    root.type = store::EntryType::kDir;
+    root.mode = 0700;
+    entries_.emplace("", std::move(root));
+  }
   std::map<store::ChunkId, uint32_t> distinct;
   for (const auto& [name, e] : entries_) {
     REWIND_TRY(mb.add(e));

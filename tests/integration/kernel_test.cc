@@ -311,7 +311,8 @@ TEST_F(KernelTest, PartsMakeTwoComponentsAndASnapshotKeepsItsCommands) {
   RunResult show = box.rw({"--json", "show", std::to_string(id)});
   ASSERT_EQ(show.exit_code, 0) << describe(show);
   std::map<std::string, json> details;
-  for (const auto& c : json::parse(show.out)["components"]) details[c["name"]] = c["details"];
+  json point = json::parse(show.out);
+  for (const auto& c : point["components"]) details[c["name"].get<std::string>()] = c["details"];
   EXPECT_EQ(details["kernel_core"]["restorable"], json::array({"sysctl"}));
   EXPECT_FALSE(details["kernel_core"].contains("modules"));
   EXPECT_EQ(details["device_drivers"]["restorable"], json::array({"modules"}));

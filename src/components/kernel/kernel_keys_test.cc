@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 // Which tunables the kernel adapter captures, its settings, and the parsers
 // of the /proc files it reads.
-#include "components/kernel/kernel.h"
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include "components/kernel/kernel.h"
 
 namespace rwd::components::kernel {
 namespace {
