@@ -73,6 +73,9 @@ Result<std::string> path_of(std::string_view key);
 // made one space, and none at either end: how values are compared.
 std::string normalize(std::string_view value);
 
+// The lines of a text, without their '\n'.
+std::vector<std::string_view> lines_of(std::string_view text);
+
 struct Module {
   std::string name;
   bool in_use = false;  // a reference count above 0 (or none), or a "used by" list

@@ -58,12 +58,8 @@ Result<State> load(Context& ctx, const ChunkId& manifest) {
   }
   if (r.has("modules")) {
     REWIND_ASSIGN_OR_RETURN(std::string text, r.read("modules"));
-    size_t b = 0;
-    while (b < text.size()) {
-      size_t e = text.find('\n', b);
-      if (e == std::string::npos) e = text.size();
-      std::string name = text.substr(b, e - b);
-      b = e + 1;
+    for (auto line : kernel::lines_of(text)) {
+      std::string name(line);
       if (name.empty()) continue;
       if (!kernel::valid_module_name(name))
         return fail(Error::corrupted_data("the kernel snapshot names a module '{}'", name));

@@ -199,23 +199,29 @@ std::string normalize(std::string_view value) {
   return out;
 }
 
-std::vector<Module> parse_modules(std::string_view text) {
-  std::vector<Module> out;
+std::vector<std::string_view> lines_of(std::string_view text) {
+  std::vector<std::string_view> out;
   size_t b = 0;
   while (b < text.size()) {
     size_t e = text.find('\n', b);
     if (e == std::string_view::npos) e = text.size();
-    std::vector<std::string> f;
-    for (std::string_view line = text.substr(b, e - b); !line.empty();) {
-      size_t s = 0;
-      while (s < line.size() && is_space(line[s])) ++s;
-      size_t t = s;
-      while (t < line.size() && !is_space(line[t])) ++t;
-      if (t > s) f.emplace_back(line.substr(s, t - s));
-      line = line.substr(t);
-    }
+    out.push_back(text.substr(b, e - b));
     b = e + 1;
+  }
+  return out;
+}
+
+std::vector<Module> parse_modules(std::string_view text) {
+  std::vector<Module> out;
+  for (auto line : lines_of(text)) {
     // name size refcount used-by state address
+    std::string words = normalize(line);
+    std::vector<std::string> f;
+    for (size_t b = 0; b < words.size();) {
+      size_t e = std::min(words.find(' ', b), words.size());
+      f.push_back(words.substr(b, e - b));
+      b = e + 1;
+    }
     if (f.size() < 4) continue;
     Module m;
     m.name = f[0];
@@ -234,22 +240,6 @@ bool valid_module_name(std::string_view name) {
     return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
   });
 }
-
-namespace {
-
-std::vector<std::string_view> lines_of(std::string_view text) {
-  std::vector<std::string_view> out;
-  size_t b = 0;
-  while (b < text.size()) {
-    size_t e = text.find('\n', b);
-    if (e == std::string_view::npos) e = text.size();
-    out.push_back(text.substr(b, e - b));
-    b = e + 1;
-  }
-  return out;
-}
-
-}  // namespace
 
 std::map<std::string, std::string> meminfo_totals(std::string_view meminfo) {
   // Totals only: the free and used amounts change every moment.
