@@ -271,6 +271,14 @@ TEST_F(KernelTest, RollbackWritesExactlyTheDifferenceAndNeverUnloadsAModuleInUse
   std::vector<std::string> left;
   for (const auto& c : changes_of(d)) left.push_back(c["path"]);
   EXPECT_THAT(left, UnorderedElementsAre("modules/btrfs", "recorded/cmdline"));
+
+  // The safety point holds the state before the rollback: undo returns to it.
+  RunResult u = box.rw({"undo", "--yes"});
+  ASSERT_EQ(u.exit_code, 0) << describe(u);
+  EXPECT_EQ(read_file(key_path("vm.swappiness")), "10\n");
+  EXPECT_EQ(read_file(key_path("net.ipv4.ip_forward")), "1\n");
+  EXPECT_EQ(read_file(key_path("net.ipv4.tcp_rmem")), "4096\t87380\t6291456\n");
+  EXPECT_THAT(modprobe_calls(), ElementsAre("loop", "-r dummy", "dummy", "-r loop"));
 }
 
 TEST_F(KernelTest, RefusedWriteAndFailedModprobeAreReportedAndTheRestApplies) {
