@@ -62,7 +62,8 @@ Result<State> load(Context& ctx, const ChunkId& manifest) {
       std::string name(line);
       if (name.empty()) continue;
       if (!kernel::valid_module_name(name))
-        return fail(Error::corrupted_data("the kernel snapshot's module list holds '{}', which is not a module name", name));
+        return fail(Error::corrupted_data(
+            "the kernel snapshot's module list holds '{}', which is not a module name", name));
       st.modules.push_back(std::move(name));
     }
   }
