@@ -11,6 +11,7 @@ Adapter& postgres_adapter();
 Adapter& packages_adapter();
 Adapter& config_adapter();
 Adapter& command_adapter();
+Adapter& kernel_adapter();
 
 namespace {
 struct Registered {
@@ -24,6 +25,7 @@ const Registered kAdapters[] = {
     {"packages", packages_adapter},
     {"config", config_adapter},
     {"command", command_adapter},
+    {"kernel", kernel_adapter},
 };
 }  // namespace
 
