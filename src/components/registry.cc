@@ -19,12 +19,8 @@ struct Registered {
   Adapter& (*get)();
 };
 const Registered kAdapters[] = {
-    {"files", files_adapter},
-    {"services", services_adapter},
-    {"postgres", postgres_adapter},
-    {"packages", packages_adapter},
-    {"config", config_adapter},
-    {"command", command_adapter},
+    {"files", files_adapter},       {"services", services_adapter}, {"postgres", postgres_adapter},
+    {"packages", packages_adapter}, {"config", config_adapter},     {"command", command_adapter},
     {"kernel", kernel_adapter},
 };
 }  // namespace

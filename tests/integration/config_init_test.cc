@@ -19,37 +19,31 @@ namespace {
 
 using nlohmann::json;
 
-void write(const std::string& path, const std::string& text) {
-  std::filesystem::create_directories(std::filesystem::path(path).parent_path());
-  std::ofstream(path, std::ios::binary | std::ios::trunc) << text;
-}
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
+using rwd::testing::read_file;
+using rwd::testing::write_file;
 
 // A root with /etc, /usr, /boot, dpkg, one runit service, one enabled
 // systemd unit, a SQLite database under /var/lib and a PostgreSQL socket
 // name (a plain file: nothing listens, so its databases cannot be listed).
 void make_root(const Sandbox& s) {
-  write(s.at("/etc/hostname"), "test\n");
-  write(s.at("/etc/sv/app/run"), "#!/bin/sh\nexec sleep 1000\n");
+  write_file(s.at("/etc/hostname"), "test\n");
+  write_file(s.at("/etc/sv/app/run"), "#!/bin/sh\nexec sleep 1000\n");
   std::filesystem::create_directories(s.at("/etc/service"));
   std::filesystem::create_directory_symlink("/etc/sv/app", s.at("/etc/service/app"));
   std::filesystem::create_directories(s.at("/etc/systemd/system/multi-user.target.wants"));
   std::filesystem::create_symlink("/lib/systemd/system/cron.service",
                                   s.at("/etc/systemd/system/multi-user.target.wants/cron.service"));
-  write(s.at("/usr/bin/tool"), "binary\n");
-  write(s.at("/boot/vmlinuz"), "kernel\n");
-  write(s.at("/var/lib/dpkg/status"),
-        "Package: dpkg\nStatus: install ok installed\nArchitecture: amd64\nVersion: 1.21.22\n");
+  write_file(s.at("/usr/bin/tool"), "binary\n");
+  write_file(s.at("/boot/vmlinuz"), "kernel\n");
+  write_file(
+      s.at("/var/lib/dpkg/status"),
+      "Package: dpkg\nStatus: install ok installed\nArchitecture: amd64\nVersion: 1.21.22\n");
   std::filesystem::create_directories(s.at("/var/lib/app"));
   RunResult r = rwd::testing::run(
       {"sqlite3", s.at("/var/lib/app/app.db"), "CREATE TABLE t(x); INSERT INTO t VALUES (1);"});
   ASSERT_EQ(r.exit_code, 0) << describe(r);
-  write(s.at("/var/lib/app/notes.txt"), "not a database\n");
-  write(s.at("/run/postgresql/.s.PGSQL.5433"), "");
+  write_file(s.at("/var/lib/app/notes.txt"), "not a database\n");
+  write_file(s.at("/run/postgresql/.s.PGSQL.5433"), "");
 }
 
 TEST(ConfigInit, WritesAConfigurationThatLoadsWithoutOverlaps) {
@@ -61,7 +55,7 @@ TEST(ConfigInit, WritesAConfigurationThatLoadsWithoutOverlaps) {
   make_root(s);
   RunResult r = s.rw({"config", "init"});
   ASSERT_EQ(r.exit_code, 0) << describe(r);
-  std::string text = slurp(s.at("/etc/rewind/rewind.toml"));
+  std::string text = read_file(s.at("/etc/rewind/rewind.toml"));
   ASSERT_FALSE(text.empty());
   r = s.rw({"--json", "config", "validate"});
   ASSERT_EQ(r.exit_code, 0) << describe(r) << "\n" << text;
@@ -114,18 +108,18 @@ TEST(ConfigInit, RefusesToOverwriteWithoutForceAndPrintsWithStdout) {
   make_root(s);
   ASSERT_EQ(s.rw({"config", "init"}).exit_code, 0);
   const std::string path = s.at("/etc/rewind/rewind.toml");
-  write(path, "# trimmed by a person\n");
+  write_file(path, "# trimmed by a person\n");
   RunResult r = s.rw({"config", "init"});
   EXPECT_EQ(r.exit_code, 16) << describe(r);
   EXPECT_NE(r.err.find("--force"), std::string::npos) << describe(r);
-  EXPECT_EQ(slurp(path), "# trimmed by a person\n");
+  EXPECT_EQ(read_file(path), "# trimmed by a person\n");
   r = s.rw({"config", "init", "--stdout"});
   EXPECT_EQ(r.exit_code, 0) << describe(r);
   EXPECT_NE(r.out.find("[[component]]"), std::string::npos);
-  EXPECT_EQ(slurp(path), "# trimmed by a person\n");
+  EXPECT_EQ(read_file(path), "# trimmed by a person\n");
   RunResult forced = s.rw({"config", "init", "--force"});
   EXPECT_EQ(forced.exit_code, 0) << describe(forced);
-  EXPECT_EQ(slurp(path), r.out);
+  EXPECT_EQ(read_file(path), r.out);
 }
 
 TEST(ConfigInit, ExcludesTheRepositoryAndSkipsItsCatalog) {

@@ -34,36 +34,29 @@ const std::string kAfter = pkg("dpkg", "1.21.22", "amd64") + pkg("libfoo", "1.0-
                            pkg("bar", "2:2.0~rc1-1", "amd64") + pkg("less", "590-2", "amd64") +
                            pkg("libless", "590-2", "i386");
 
-void write(const std::string& path, const std::string& text) {
-  std::filesystem::create_directories(std::filesystem::path(path).parent_path());
-  std::ofstream(path, std::ios::binary | std::ios::trunc) << text;
-}
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
+using rwd::testing::read_file;
+using rwd::testing::write_file;
 
 class PackagesTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_EQ(s.init().exit_code, 0);
     status = s.at("/var/lib/dpkg/status");
-    write(status, kBefore);
+    write_file(status, kBefore);
     // The stand-in for apt-get: records its argv, then leaves dpkg's
     // database as the prepared file says (or fails when told to).
     apt = s.dir.sub("apt-get");
-    write(apt, "#!/bin/sh\necho \"$*\" >> " + s.dir.sub("apt.log") + "\n[ -f " +
-                   s.dir.sub("apt.fail") + " ] && exit 100\n[ -f " + s.dir.sub("apt.result") +
-                   " ] && cp " + s.dir.sub("apt.result") + " " + status + "\nexit 0\n");
+    write_file(apt, "#!/bin/sh\necho \"$*\" >> " + s.dir.sub("apt.log") + "\n[ -f " +
+                        s.dir.sub("apt.fail") + " ] && exit 100\n[ -f " + s.dir.sub("apt.result") +
+                        " ] && cp " + s.dir.sub("apt.result") + " " + status + "\nexit 0\n");
     std::filesystem::permissions(apt, std::filesystem::perms::owner_all);
   }
 
   void configure(const std::string& extra_components = "", const std::string& packages_extra = "") {
-    write(s.at("/etc/rewind/rewind.toml"), extra_components +
-                                               "[[component]]\nname = \"packages\"\n"
-                                               "adapter = \"packages\"\napt_get = [\"" +
-                                               apt + "\"]\n" + packages_extra);
+    write_file(s.at("/etc/rewind/rewind.toml"), extra_components +
+                                                    "[[component]]\nname = \"packages\"\n"
+                                                    "adapter = \"packages\"\napt_get = [\"" +
+                                                    apt + "\"]\n" + packages_extra);
   }
 
   json rw_json(const std::vector<std::string>& args, int want_exit = 0) {
@@ -92,7 +85,7 @@ TEST_F(PackagesTest, DiffShowsInstalledRemovedUpgradedDowngradedAndHolds) {
   // (2:2.0~rc1-1 is older than 2:2.0-1); show counts the first point.
   configure();
   int64_t p1 = s.create({});
-  write(status, kAfter);
+  write_file(status, kAfter);
   int64_t p2 = s.create({});
   const std::vector<std::string> want{"bar downgraded 2:2.0-1 -> 2:2.0~rc1-1",
                                       "bar held held -> not held",
@@ -116,7 +109,7 @@ TEST_F(PackagesTest, RollbackWithoutTheFlagPrintsAptLinesAndChangesNothing) {
   // for the upgrade that goes back; remove what was added) and runs nothing.
   configure();
   int64_t p1 = s.create({});
-  write(status, kAfter);
+  write_file(status, kAfter);
   json r = rw_json({"rollback", std::to_string(p1), "-y"});
   std::string warnings = r["warnings"].dump();
   EXPECT_NE(warnings.find("--apply-packages"), std::string::npos) << warnings;
@@ -127,7 +120,7 @@ TEST_F(PackagesTest, RollbackWithoutTheFlagPrintsAptLinesAndChangesNothing) {
       std::string::npos)
       << warnings;
   EXPECT_NE(warnings.find(apt + " remove -y less libless:i386"), std::string::npos) << warnings;
-  EXPECT_EQ(slurp(status), kAfter);
+  EXPECT_EQ(read_file(status), kAfter);
   EXPECT_FALSE(exists_nofollow(s.dir.sub("apt.log")));
 }
 
@@ -136,14 +129,14 @@ TEST_F(PackagesTest, ApplyPackagesRunsAptGetAndChecksTheResult) {
   // leaves the point's database behind), and the rollback completes.
   configure();
   int64_t p1 = s.create({});
-  write(status, kAfter);
-  write(s.dir.sub("apt.result"), kBefore);
+  write_file(status, kAfter);
+  write_file(s.dir.sub("apt.result"), kBefore);
   json r = rw_json({"rollback", std::to_string(p1), "-y", "--apply-packages"});
   EXPECT_EQ(r["state"], "completed") << r.dump();
-  EXPECT_EQ(slurp(s.dir.sub("apt.log")),
+  EXPECT_EQ(read_file(s.dir.sub("apt.log")),
             "install -y --allow-downgrades bar=2:2.0-1 libfoo=1.0-1 tzdata=2024a-0+deb12u1\n"
             "remove -y less libless:i386\n");
-  EXPECT_EQ(slurp(status), kBefore);
+  EXPECT_EQ(read_file(status), kBefore);
   EXPECT_EQ(changes_of(rw_json({"diff", std::to_string(p1)})), std::vector<std::string>{});
 }
 
@@ -153,8 +146,8 @@ TEST_F(PackagesTest, ApplyPackagesFailsWhenAptGetFailsOrLeavesADifference) {
   // different. The component is not critical: the rollback is partial (3).
   configure();
   int64_t p1 = s.create({});
-  write(status, kAfter);
-  write(s.dir.sub("apt.fail"), "");
+  write_file(status, kAfter);
+  write_file(s.dir.sub("apt.fail"), "");
   RunResult r = s.rw({"rollback", std::to_string(p1), "-y", "--apply-packages"});
   EXPECT_EQ(r.exit_code, 3) << describe(r);
   EXPECT_NE(r.err.find("exited with status 100"), std::string::npos) << describe(r);
@@ -171,11 +164,11 @@ TEST_F(PackagesTest, FilesComponentOfDpkgRestoresFirstAndLeavesNothingToDo) {
   configure("[[component]]\nname = \"dpkg\"\nadapter = \"files\"\npaths = [\"/var/lib/dpkg\"]\n\n",
             "depends_on = [\"dpkg\"]\n");
   int64_t p1 = s.create({});
-  write(status, kAfter);
+  write_file(status, kAfter);
   json r = rw_json({"rollback", std::to_string(p1), "-y", "--apply-packages"});
   EXPECT_EQ(r["state"], "completed") << r.dump();
   EXPECT_EQ(r["warnings"], json::array()) << r.dump();
-  EXPECT_EQ(slurp(status), kBefore);
+  EXPECT_EQ(read_file(status), kBefore);
   EXPECT_FALSE(exists_nofollow(s.dir.sub("apt.log")));
 }
 
@@ -188,8 +181,8 @@ TEST_F(PackagesTest, SettingsAreChecked) {
   EXPECT_NE(r.err.find("no key \"colour\" (known: status_file, apt_get, timeout)"),
             std::string::npos)
       << describe(r);
-  write(s.at("/etc/rewind/rewind.toml"),
-        "[[component]]\nname = \"packages\"\nadapter = \"packages\"\napt_get = \"apt-get\"\n");
+  write_file(s.at("/etc/rewind/rewind.toml"),
+             "[[component]]\nname = \"packages\"\nadapter = \"packages\"\napt_get = \"apt-get\"\n");
   r = s.rw({"config", "validate"});
   EXPECT_EQ(r.exit_code, 2) << describe(r);
   EXPECT_NE(r.err.find("apt_get must be an array of strings"), std::string::npos) << describe(r);

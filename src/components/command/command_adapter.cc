@@ -20,9 +20,9 @@
 #include <map>
 
 #include "components/adapter.h"
-#include "components/config/unified_diff.h"
 #include "components/files/files.h"
 #include "components/state.h"
+#include "components/unified_diff.h"
 #include "config/config.h"
 #include "io/durable.h"
 #include "io/process.h"

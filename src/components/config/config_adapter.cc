@@ -24,8 +24,8 @@
 #include <optional>
 
 #include "components/adapter.h"
-#include "components/config/unified_diff.h"
 #include "components/state.h"
+#include "components/unified_diff.h"
 
 namespace rwd::components {
 

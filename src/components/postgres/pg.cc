@@ -307,20 +307,4 @@ Result<std::map<std::string, uint64_t>> count_copy_rows(WorkDir& work, const std
   return out;
 }
 
-Result<std::string> unified_diff(WorkDir& work, std::string_view a, std::string_view b,
-                                 const std::string& label_a, const std::string& label_b) {
-  if (a == b) return std::string();
-  const std::string fa = work.fresh("diff-a"), fb = work.fresh("diff-b"), out = work.fresh("diff");
-  REWIND_TRY(work.write(fa, a));
-  REWIND_TRY(work.write(fb, b));
-  io::ProcessOptions po;
-  po.stdout_path = work.path(out);
-  auto r = io::run_process(
-      {"diff", "-u", "--label", label_a, "--label", label_b, work.path(fa), work.path(fb)}, po);
-  if (!r) return fail(r.error().with_context("running diff"));
-  // diff exits 1 when the texts differ.
-  if (r->exit_code != 1) return fail(Error::other("diff {}: {}", io::describe(*r), r->output));
-  return work.read(out);
-}
-
 }  // namespace rwd::components::pg

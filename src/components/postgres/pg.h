@@ -128,8 +128,4 @@ std::string normalize_schema(std::string_view text);
 // --data-only): one line per row of each COPY block.
 Result<std::map<std::string, uint64_t>> count_copy_rows(WorkDir& work, const std::string& name);
 
-// A unified diff of two texts (`diff -u`), labelled; "" when equal.
-Result<std::string> unified_diff(WorkDir& work, std::string_view a, std::string_view b,
-                                 const std::string& label_a, const std::string& label_b);
-
 }  // namespace rwd::components::pg

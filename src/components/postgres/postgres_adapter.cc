@@ -36,6 +36,7 @@
 #include "components/adapter.h"
 #include "components/postgres/pg.h"
 #include "components/state.h"
+#include "components/unified_diff.h"
 
 namespace rwd::components {
 
@@ -168,8 +169,8 @@ Result<ClusterView> live_view(pg::Client& c, const std::vector<std::string>& rec
 
 // The changes from `a` (older) to `b` (newer). Keys: "D" for a database,
 // "D/schema" (a unified diff), "D/schema.table" (rows "3 -> 5"), "globals".
-Result<std::vector<Change>> compare(pg::WorkDir& work, const ClusterView& a, const ClusterView& b,
-                                    const std::string& label_a, const std::string& label_b) {
+std::vector<Change> compare(const ClusterView& a, const ClusterView& b, const std::string& label_a,
+                            const std::string& label_b) {
   std::vector<Change> out;
   std::set<std::string> names;
   for (const auto& [n, _] : a.dbs) names.insert(n);
@@ -184,9 +185,8 @@ Result<std::vector<Change>> compare(pg::WorkDir& work, const ClusterView& a, con
                            fmt::format("{} tables", d.rows.size())});
       continue;
     }
-    REWIND_ASSIGN_OR_RETURN(std::string diff,
-                            pg::unified_diff(work, ia->second.schema, ib->second.schema,
-                                             label_a + " " + db, label_b + " " + db));
+    std::string diff = text::unified_diff(ia->second.schema, ib->second.schema, label_a + " " + db,
+                                          label_b + " " + db);
     if (!diff.empty()) out.push_back(Change{db + "/schema", "content", {"schema"}, diff});
     std::set<std::string> tables;
     for (const auto& [t, _] : ia->second.rows) tables.insert(t);
@@ -206,9 +206,8 @@ Result<std::vector<Change>> compare(pg::WorkDir& work, const ClusterView& a, con
     }
   }
   // Roles are recorded only: a rollback does not restore them.
-  REWIND_ASSIGN_OR_RETURN(
-      std::string gdiff,
-      pg::unified_diff(work, a.globals, b.globals, label_a + " globals", label_b + " globals"));
+  std::string gdiff =
+      text::unified_diff(a.globals, b.globals, label_a + " globals", label_b + " globals");
   if (!gdiff.empty()) out.push_back(Change{"globals", "content", {"roles", "recorded"}, gdiff});
   return out;
 }
@@ -291,8 +290,7 @@ Status check_restored(pg::Client& c, const Snapshot& s, const std::string& db,
   for (size_t pos = 0; (pos = got.find(target, pos)) != std::string::npos; pos += db.size())
     got.replace(pos, target.size(), db);
   if (got != want) {
-    REWIND_ASSIGN_OR_RETURN(std::string d,
-                            pg::unified_diff(c.work(), want, got, "captured", "restored"));
+    std::string d = text::unified_diff(want, got, "captured", "restored");
     return fail(Error::invalid_state(
         "database {}: the restored schema differs from the captured one; the original is "
         "untouched:\n{}",
@@ -418,7 +416,7 @@ class PostgresAdapter final : public Adapter {
     pg::Client c(ctx, s, work);
     REWIND_ASSIGN_OR_RETURN(ClusterView a, snapshot_view(snap));
     REWIND_ASSIGN_OR_RETURN(ClusterView b, live_view(c, snap.databases()));
-    return compare(work, a, b, "captured", "live");
+    return compare(a, b, "captured", "live");
   }
 
   Result<std::vector<Change>> diff_snapshots(Context& ctx, const ComponentSpec&,
@@ -433,8 +431,7 @@ class PostgresAdapter final : public Adapter {
       REWIND_ASSIGN_OR_RETURN(Snapshot s, open_snapshot(ctx, *newer));
       REWIND_ASSIGN_OR_RETURN(b, snapshot_view(s));
     }
-    REWIND_ASSIGN_OR_RETURN(pg::WorkDir work, pg::WorkDir::create(ctx));
-    return compare(work, a, b, "older", "newer");
+    return compare(a, b, "older", "newer");
   }
 
   Result<json> describe(Context& ctx, const ComponentSpec&, const ChunkId& manifest) override {

@@ -17,8 +17,8 @@
 
 #include "components/adapter.h"
 #include "components/services/manager.h"
-#include "components/services/text_diff.h"
 #include "components/state.h"
+#include "components/unified_diff.h"
 #include "io/durable.h"
 
 namespace rwd::components {
@@ -132,8 +132,9 @@ Result<UnitState> read_live(Context& ctx, Manager& m, const std::string& unit) {
     auto [dir, name] = split_path(root);
     auto d = services::open_dir(ctx.fs, ctx.system_root, dir, false);
     // A way through a symlink (/lib on merged /usr) is not followed: the
-    // files are captured under their real path.
-    if (!d && d.error().sys_errno() == ELOOP) continue;
+    // files are captured under their real path. openat with O_NOFOLLOW and
+    // O_DIRECTORY says ENOTDIR for a symlink, ELOOP without O_DIRECTORY.
+    if (!d && (d.error().sys_errno() == ELOOP || d.error().sys_errno() == ENOTDIR)) continue;
     if (!d) return fail(d.error());
     if (!*d) continue;
     REWIND_TRY(read_files(ctx.fs, d->get(), name, root, m.skipped_dirs(), u.files));
@@ -232,7 +233,12 @@ std::vector<Change> compare(const std::string& unit, const UnitState* a, const U
     }
     const UnitFile& fb = it->second;
     if (fa.data != fb.data)
-      out.push_back(Change{path, "content", {}, services::unified_diff(fa.data, fb.data, path)});
+      out.push_back(Change{path,
+                           "content",
+                           {},
+                           text::is_text(fa.data) && text::is_text(fb.data)
+                               ? text::unified_diff(fa.data, fb.data, path, path)
+                               : std::string()});
     if (fa.mode != fb.mode)
       out.push_back(Change{
           path, "metadata", {"mode"}, fmt::format("mode {:04o} -> {:04o}", fa.mode, fb.mode)});

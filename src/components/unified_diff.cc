@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "components/config/unified_diff.h"
+#include "components/unified_diff.h"
 
 #include <fmt/format.h>
 
