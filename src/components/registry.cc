@@ -6,6 +6,7 @@
 namespace rwd::components {
 
 Adapter& files_adapter();
+Adapter& sqlite_adapter();
 
 namespace {
 struct Registered {
@@ -14,6 +15,7 @@ struct Registered {
 };
 const Registered kAdapters[] = {
     {"files", files_adapter},
+    {"sqlite", sqlite_adapter},
 };
 }  // namespace
 

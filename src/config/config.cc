@@ -196,6 +196,11 @@ bool is_within(std::string_view child, std::string_view parent) {
 
 bool path_based(const ComponentConfig& c) { return c.adapter == "files" || c.adapter == "config"; }
 
+// The category of a component whose table names none.
+std::string default_category(std::string_view adapter) {
+  return adapter == "sqlite" ? "database" : "other";
+}
+
 // One key of a component, from the definition that set it last.
 struct KeyNode {
   toml::key key;
@@ -430,6 +435,7 @@ class Parser {
     }
 
     std::vector<std::pair<std::string, toml::source_region>> paths, path;
+    c.category = default_category(c.adapter);
     for (const KeyNode& kn : r.keys) {
       const std::string_view k = kn.key.str();
       const toml::node& n = *kn.node;
