@@ -121,6 +121,14 @@ Status Writer::add_fd(const std::string& name, int fd, uint64_t fixed_chunk, uin
 }
 
 Result<Captured> Writer::finish() {
+  // A manifest starts with its root directory (store::load_manifest refuses
+  // one that does not).
+  if (!entries_.contains("")) {
+    store::Entry root;
+    root.type = store::EntryType::kDir;
+    root.mode = 0700;
+    entries_.emplace("", std::move(root));
+  }
   store::ManifestBuilder mb(
       [this](store::ChunkType t, std::vector<std::byte>&& data) -> Result<store::ChunkId> {
         return writer_.put(t, std::move(data));
