@@ -7,6 +7,7 @@
 #include <array>
 #include <cctype>
 #include <cstring>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -140,7 +141,7 @@ Result<Db> Db::open(const std::string& path, int flags, Millis busy, const char*
   int rc = sqlite3_open_v2(path.c_str(), &db, flags | SQLITE_OPEN_NOMUTEX, vfs);
   Db out(db, path, busy);
   if (rc != SQLITE_OK) {
-    if (!db) return fail(Error::no_space("opening {}: out of memory", path));
+    if (!db) return fail(Error::other("opening {}: SQLite could not allocate a connection", path));
     return fail(out.error("opening the database"));
   }
   sqlite3_busy_timeout(db, static_cast<int>(std::min<int64_t>(busy.count(), INT32_MAX)));
