@@ -181,8 +181,8 @@ Result<std::string> Reader::read(const std::string& name) const {
     out.append(reinterpret_cast<const char*>(buf.data()), buf.size());
   }
   if (out.size() != e.size)
-    return fail(Error::corrupted_data("'{}': {} bytes stored, {} recorded", name, out.size(),
-                                      e.size));
+    return fail(
+        Error::corrupted_data("'{}': {} bytes stored, {} recorded", name, out.size(), e.size));
   return out;
 }
 
