@@ -287,7 +287,8 @@ TEST(Sqlite, ServicesAreStoppedBeforeAndStartedAfterTheRestore) {
 TEST(Sqlite, MissingDatabaseIsCreatedAndStaleWalIgnored) {
   // The database was deleted, and a -wal of another database lies where its
   // -wal would be. The rollback creates the database with the point's
-  // content; the stale -wal plays no part. Undo removes it again.
+  // content, owner and mode; the stale -wal plays no part. Undo removes it
+  // again.
   SqliteFixture f;
   std::string at_point;
   {
@@ -297,6 +298,8 @@ TEST(Sqlite, MissingDatabaseIsCreatedAndStaleWalIgnored) {
     c.exec("INSERT INTO t VALUES ('point')");
     at_point = c.dump();
   }
+  ASSERT_EQ(::chown(f.db().c_str(), 1234, 2345), 0);
+  ASSERT_EQ(::chmod(f.db().c_str(), 0640), 0);
   int64_t id = f.create();
   ASSERT_GT(id, 0);
   {
@@ -313,6 +316,10 @@ TEST(Sqlite, MissingDatabaseIsCreatedAndStaleWalIgnored) {
   }
   RunResult r = f.rollback(id);
   ASSERT_EQ(r.exit_code, 0) << describe(r);
+  struct stat st = lstat_or_die(f.db());
+  EXPECT_EQ(st.st_uid, 1234u) << "the owner it was captured with";
+  EXPECT_EQ(st.st_gid, 2345u);
+  EXPECT_EQ(st.st_mode & 07777, 0640u);
   {
     Conn c(f.db());
     EXPECT_EQ(c.dump(), at_point);

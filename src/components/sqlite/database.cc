@@ -317,6 +317,7 @@ std::string facts_text(const Facts& f) {
               {"application_id", f.application_id},
               {"journal_mode", f.journal_mode},
               {"checked", f.checked},
+              {"file", {{"uid", f.uid}, {"gid", f.gid}, {"mode", f.mode}}},
               {"objects", std::move(objects)}}
       .dump();
 }
@@ -335,6 +336,10 @@ Result<Facts> parse_facts(std::string_view text) {
     f.application_id = j.at("application_id").get<int64_t>();
     f.journal_mode = j.at("journal_mode").get<std::string>();
     f.checked = j.at("checked").get<bool>();
+    const json& file = j.at("file");
+    f.uid = file.at("uid").get<uint32_t>();
+    f.gid = file.at("gid").get<uint32_t>();
+    f.mode = file.at("mode").get<uint32_t>() & 07777;
     for (const auto& o : j.at("objects")) {
       Object obj{o.at("type").get<std::string>(), o.at("sql").get<std::string>(), std::nullopt,
                  o.value("hash", ""), o.value("error", "")};

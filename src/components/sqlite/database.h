@@ -89,6 +89,11 @@ struct Facts {
   std::string journal_mode;
   std::map<std::string, Object> objects;  // by name (one namespace in SQLite)
   bool checked = false;                   // passed check() when it was captured
+  // The database file's owner and permission bits, for a restore that has
+  // to create it.
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+  uint32_t mode = 0644;
 };
 
 // Reads the facts of `db` (journal_mode left empty: the caller knows whose

@@ -132,17 +132,18 @@ Result<io::Fd> open_parent(Context& ctx, const Location& l) {
   return fail(dir.error());
 }
 
-// Whether the database exists. A symlink or anything but a regular file at
-// its path is refused: rewind writes into the database it finds there.
-Result<bool> exists(Context& ctx, const Location& l) {
+// The database file's metadata, or nothing when it does not exist. A
+// symlink or anything but a regular file at its path is refused: rewind
+// writes into the database it finds there.
+Result<std::optional<io::Stat>> stat_db(Context& ctx, const Location& l) {
   auto dir = open_parent(ctx, l);
   if (!dir) {
-    if (dir.error().sys_errno() == ENOENT) return false;
+    if (dir.error().sys_errno() == ENOENT) return std::nullopt;
     return fail(dir.error());
   }
   auto st = ctx.fs.stat_at(dir->get(), l.name);
   if (!st) {
-    if (st.error().sys_errno() == ENOENT) return false;
+    if (st.error().sys_errno() == ENOENT) return std::nullopt;
     return fail(st.error());
   }
   if (!S_ISREG(st->mode))
@@ -150,7 +151,17 @@ Result<bool> exists(Context& ctx, const Location& l) {
         "{} is not a regular file (a symlink, directory or device); rewind opens only a regular "
         "file as the component's database",
         l.path));
-  return true;
+  return *st;
+}
+
+// Gives a database rewind created the owner and mode it had when captured,
+// before SQLite creates its journal or WAL beside it (SQLite, running as
+// root, gives those the database's owner and mode).
+Status set_owner(Context& ctx, const Location& l, const Facts& f) {
+  REWIND_ASSIGN_OR_RETURN(io::Fd dir, open_parent(ctx, l));
+  REWIND_ASSIGN_OR_RETURN(io::Fd fd, ctx.fs.open_at(dir.get(), l.name, O_RDONLY));
+  REWIND_TRY(ctx.fs.fchown(fd.get(), f.uid, f.gid));
+  return ctx.fs.fchmod(fd.get(), f.mode & 07777);
 }
 
 // Removes the database's own files: with `with_db` the database too,
@@ -275,7 +286,8 @@ class SqliteAdapter final : public Adapter {
       const std::optional<ChunkId>& /*previous: images are read whole*/) override {
     REWIND_ASSIGN_OR_RETURN(Settings s, settings_of(spec));
     REWIND_ASSIGN_OR_RETURN(Location l, location(ctx, spec));
-    REWIND_ASSIGN_OR_RETURN(bool there, exists(ctx, l));
+    REWIND_ASSIGN_OR_RETURN(auto file, stat_db(ctx, l));
+    const bool there = file.has_value();
     if (!there)
       return fail(
           Error::not_found("database {} does not exist (check the component's path)", l.path));
@@ -307,6 +319,9 @@ class SqliteAdapter final : public Adapter {
         facts.checked = true;
       }
     }
+    facts.uid = file->uid;
+    facts.gid = file->gid;
+    facts.mode = file->mode & 07777;
     REWIND_ASSIGN_OR_RETURN(io::Fd fd, ctx.fs.open_at(scratch->fd(), kScratchImage, O_RDONLY));
     REWIND_ASSIGN_OR_RETURN(io::Stat st, ctx.fs.fstat(fd.get()));
     state::Writer w(ctx, writer);
@@ -326,7 +341,8 @@ class SqliteAdapter final : public Adapter {
     REWIND_ASSIGN_OR_RETURN(Location l, location(ctx, spec));
     REWIND_ASSIGN_OR_RETURN(auto r, state::Reader::open(ctx, manifest));
     REWIND_ASSIGN_OR_RETURN(Facts then, snapshot_facts(r));
-    REWIND_ASSIGN_OR_RETURN(bool there, exists(ctx, l));
+    REWIND_ASSIGN_OR_RETURN(auto file, stat_db(ctx, l));
+    const bool there = file.has_value();
     if (!there) return std::vector<Change>{Change{l.path, "removed", {}, {}}};
     REWIND_ASSIGN_OR_RETURN(Facts now, live_facts(l, s));
     return sqlite::compare(l.path, then, now);
@@ -361,7 +377,8 @@ class SqliteAdapter final : public Adapter {
     // The database is restored whole (also by an incremental rollback, and
     // by a restore of any selection): it is one transaction either way.
     REWIND_ASSIGN_OR_RETURN(Location l, location(ctx, spec));
-    REWIND_ASSIGN_OR_RETURN(bool there, exists(ctx, l));
+    REWIND_ASSIGN_OR_RETURN(auto file, stat_db(ctx, l));
+    const bool there = file.has_value();
     REWIND_ASSIGN_OR_RETURN(auto r, state::Reader::open(ctx, manifest));
     Plan p;
     p.incremental = incremental;
@@ -403,7 +420,8 @@ class SqliteAdapter final : public Adapter {
       return fail(Error::invalid_state("component {}: a plan without its snapshot", spec.name));
     REWIND_ASSIGN_OR_RETURN(Settings s, settings_of(spec));
     REWIND_ASSIGN_OR_RETURN(Location l, location(ctx, spec));
-    REWIND_ASSIGN_OR_RETURN(bool there, exists(ctx, l));
+    REWIND_ASSIGN_OR_RETURN(auto file, stat_db(ctx, l));
+    const bool there = file.has_value();
     REWIND_ASSIGN_OR_RETURN(auto r, state::Reader::open(ctx, data->manifest));
     REWIND_ASSIGN_OR_RETURN(Facts facts, snapshot_facts(r));
     if (!there) {
@@ -420,6 +438,7 @@ class SqliteAdapter final : public Adapter {
     REWIND_ASSIGN_OR_RETURN(
         Db live,
         Db::open(l.host, SQLITE_OPEN_READWRITE | (there ? 0 : SQLITE_OPEN_CREATE), s.busy));
+    if (!there) REWIND_TRY(set_owner(ctx, l, facts));
     // A read first: the journal mode is known once the header is.
     REWIND_ASSIGN_OR_RETURN(int64_t live_page_size, live.integer("PRAGMA page_size"));
     REWIND_TRY(live.integer("PRAGMA schema_version"));
