@@ -12,6 +12,7 @@ Adapter& packages_adapter();
 Adapter& config_adapter();
 Adapter& command_adapter();
 Adapter& kernel_adapter();
+Adapter& sqlite_adapter();
 
 namespace {
 struct Registered {
@@ -19,9 +20,9 @@ struct Registered {
   Adapter& (*get)();
 };
 const Registered kAdapters[] = {
-    {"files", files_adapter},       {"services", services_adapter}, {"postgres", postgres_adapter},
-    {"packages", packages_adapter}, {"config", config_adapter},     {"command", command_adapter},
-    {"kernel", kernel_adapter},
+    {"files", files_adapter},       {"config", config_adapter},   {"kernel", kernel_adapter},
+    {"services", services_adapter}, {"sqlite", sqlite_adapter},   {"postgres", postgres_adapter},
+    {"packages", packages_adapter}, {"command", command_adapter},
 };
 }  // namespace
 

@@ -96,7 +96,6 @@ class Cluster : public ::testing::Environment {
   }
 };
 
-
 // psql as the postgres user over the test cluster's socket.
 inline RunResult psql(const std::string& db, const std::string& sql) {
   return rwd::testing::run({kBin + "/psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h",
