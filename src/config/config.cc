@@ -205,11 +205,6 @@ std::string default_category(std::string_view adapter) {
 
 bool path_based(const ComponentConfig& c) { return c.adapter == "files" || c.adapter == "config"; }
 
-// The category of a component whose table names none.
-std::string default_category(std::string_view adapter) {
-  return adapter == "sqlite" ? "database" : "other";
-}
-
 // One key of a component, from the definition that set it last.
 struct KeyNode {
   toml::key key;
@@ -457,7 +452,6 @@ class Parser {
     c.category = default_category(c.adapter);
 
     std::vector<std::pair<std::string, toml::source_region>> paths, path;
-    c.category = default_category(c.adapter);
     for (const KeyNode& kn : r.keys) {
       const std::string_view k = kn.key.str();
       const toml::node& n = *kn.node;
