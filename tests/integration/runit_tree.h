@@ -23,10 +23,12 @@ namespace rwd::itest {
 // every process it started, whatever the test did.
 class RunitTree {
  public:
-  explicit RunitTree(const Sandbox& box)
+  // The directories are absolute within the sandbox root.
+  explicit RunitTree(const Sandbox& box, const std::string& sv_dir = "/etc/sv",
+                     const std::string& service_dir = "/etc/service")
       : box_(box),
-        sv_dir_(box.at("/etc/sv")),
-        service_dir_(box.at("/etc/service")),
+        sv_dir_(box.at(sv_dir)),
+        service_dir_(box.at(service_dir)),
         sv_log_(box.dir.sub("sv.log")),
         sv_wrapper_(box.dir.sub("sv-logged.sh")) {
     std::filesystem::create_directories(sv_dir_);
