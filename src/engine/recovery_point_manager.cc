@@ -380,11 +380,15 @@ Result<std::vector<DiffItem>> RecoveryPointManager::diff(const std::string& id,
       if (rb) {
         REWIND_ASSIGN_OR_RETURN(mb, ChunkId::parse(rb->manifest));
       }
-      REWIND_ASSIGN_OR_RETURN(changes, adapter->diff_snapshots(ctx, spec, ma, mb));
+      auto d = adapter->diff_snapshots(ctx, spec, ma, mb);
+      if (!d) return fail(d.error().with_context(fmt::format("component {}", comp)));
+      changes = std::move(*d);
     } else {
       if (!ra) continue;
       REWIND_ASSIGN_OR_RETURN(ChunkId m, ChunkId::parse(ra->manifest));
-      REWIND_ASSIGN_OR_RETURN(changes, adapter->diff_live(ctx, spec, m, dopts.content));
+      auto d = adapter->diff_live(ctx, spec, m, dopts.content);
+      if (!d) return fail(d.error().with_context(fmt::format("component {}", comp)));
+      changes = std::move(*d);
     }
     for (auto& c : changes)
       out.push_back(DiffItem{comp, std::move(c.path), std::move(c.kind), std::move(c.attributes),

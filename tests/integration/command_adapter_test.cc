@@ -101,7 +101,7 @@ TEST_F(CommandAdapter, FailingCaptureIsAnErrorWithItsOutput) {
   configure("echo the app is locked >&2; exit 3", kRestore);
   RunResult r = box.rw({"create"});
   EXPECT_EQ(r.exit_code, 1) << describe(r);
-  EXPECT_THAT(r.err, HasSubstr("component \"app\": the capture command sh exited with status 3"));
+  EXPECT_THAT(r.err, HasSubstr("component app: the capture command sh exited with status 3"));
   EXPECT_THAT(r.err, HasSubstr("the app is locked"));
 }
 
@@ -110,7 +110,7 @@ TEST_F(CommandAdapter, SlowCaptureTimesOut) {
   auto start = std::chrono::steady_clock::now();
   RunResult r = box.rw({"create"});
   EXPECT_EQ(r.exit_code, 124) << describe(r);
-  EXPECT_THAT(r.err, HasSubstr("component \"app\": the capture command sh ran out of time"));
+  EXPECT_THAT(r.err, HasSubstr("component app: the capture command sh ran out of time"));
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(15));
 }
 

@@ -155,20 +155,18 @@ Status run_command(Context& ctx, const ComponentSpec& spec, std::string_view wha
             "REWIND_COMPONENT=" + spec.name};
   auto r = io::run_process(argv, po);
   if (!r)
-    return fail(
-        Error(r.error().code(), fmt::format("component \"{}\": the {} command {} cannot be run: {}",
-                                            spec.name, what, argv[0], r.error().message())));
+    return fail(Error(r.error().code(), fmt::format("the {} command {} cannot be run: {}", what,
+                                                    argv[0], r.error().message())));
   if (r->timed_out)
     return fail(Error::timeout(
-        "component \"{}\": the {} command {} {}; raise the component's timeout ({}) if it needs "
-        "longer",
-        spec.name, what, argv[0], io::describe(*r), s.timeout_text));
+        "the {} command {} {}; raise the component's timeout ({}) if it needs longer", what,
+        argv[0], io::describe(*r), s.timeout_text));
   if (r->exit_code != 0) {
     std::string tail =
         r->output.size() > 2000 ? "..." + r->output.substr(r->output.size() - 2000) : r->output;
     while (!tail.empty() && (tail.back() == '\n' || tail.back() == ' ')) tail.pop_back();
-    return fail(Error::other("component \"{}\": the {} command {} {}{}{}", spec.name, what, argv[0],
-                             io::describe(*r), tail.empty() ? "" : "; its output ends: ", tail));
+    return fail(Error::other("the {} command {} {}{}{}", what, argv[0], io::describe(*r),
+                             tail.empty() ? "" : "; its output ends: ", tail));
   }
   return ok();
 }
@@ -191,10 +189,9 @@ Status walk(Context& ctx, const ComponentSpec& spec, int dirfd, const std::strin
       REWIND_TRY(f(rel, fd.get(), st.mode & 07777));
     } else {
       return fail(Error::invalid_state(
-          "component \"{}\": the capture command left {} in the state directory, which is not a "
-          "regular file or directory (symlinks, devices and FIFOs are not stored); make it write "
-          "plain files",
-          spec.name, rel));
+          "the capture command left {} in the state directory, which is not a regular file or "
+          "directory (symlinks, devices and FIFOs are not stored); make it write plain files",
+          rel));
     }
   }
   return ok();
