@@ -39,9 +39,10 @@ Command diff_command() {
           return 0;
         }
         for (const auto& it : *d) {
-          char mark = it.kind == "added"     ? '+'
-                      : it.kind == "removed" ? '-'
-                      : it.kind == "content" ? 'M'
+          char mark = it.kind == "added" || it.kind == "installed" ? '+'
+                      : it.kind == "removed"                       ? '-'
+                      : it.kind == "content" || it.kind == "upgraded" || it.kind == "downgraded"
+                          ? 'M'
                       : it.kind == "type"    ? 'T'
                       : it.kind == "damaged" ? '!'
                                              : 'm';
@@ -58,11 +59,18 @@ Command diff_command() {
             if (it.detail.back() != '\n') std::fputc('\n', stdout);
           }
         }
-        std::printf(
-            "%d added, %d removed, %d content changed, %d metadata changed, %d type changed, "
-            "%d damaged\n",
+        // The kinds of file trees always, then those of other adapters
+        // (installed, upgraded, ...) that occur.
+        std::string summary = fmt::format(
+            "{} added, {} removed, {} content changed, {} metadata changed, {} type changed, "
+            "{} damaged",
             counts["added"], counts["removed"], counts["content"], counts["metadata"],
             counts["type"], counts["damaged"]);
+        for (const auto& [kind, n] : counts)
+          if (n > 0 && kind != "added" && kind != "removed" && kind != "content" &&
+              kind != "metadata" && kind != "type" && kind != "damaged")
+            summary += fmt::format(", {} {}", n, kind);
+        std::printf("%s\n", summary.c_str());
         return 0;
       }};
 }

@@ -4,7 +4,8 @@
 // the live system, plans and applies a restore (whole, incremental, or a
 // selection), validates that every chunk a restore needs is intact, and
 // names the services to stop while it is restored. A new kind is one folder
-// under components/ and one line in registry.cc.
+// under components/, one line in registry.cc, and its name in the
+// configuration's list of kinds (config.cc kAdapters, default_category).
 #pragma once
 
 #include <memory>

@@ -1,10 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "components/state.h"
 
-#include <unistd.h>
-
-#include <cerrno>
-
 #include "store/chunker.h"
 
 namespace rwd::components::state {
@@ -98,17 +94,13 @@ Status Writer::add_fd(const std::string& name, int fd, uint64_t fixed_chunk, uin
     while (!eof && buf.size() < max) {
       size_t old = buf.size();
       buf.resize(max);
-      ssize_t r = ::read(fd, buf.data() + old, max - old);
-      if (r < 0 && errno == EINTR) {
+      auto r = ctx_.fs.read(fd, {buf.data() + old, max - old});
+      if (!r) {
         buf.resize(old);
-        continue;
+        return fail(r.error().with_context(fmt::format("reading {}", name)));
       }
-      if (r < 0) {
-        int err = errno;
-        return fail(Error::from_errno(err, fmt::format("reading {}", name)));
-      }
-      buf.resize(old + static_cast<size_t>(r));
-      if (r == 0) eof = true;
+      buf.resize(old + *r);
+      if (*r == 0) eof = true;
     }
     if (buf.empty()) break;
     size_t n = fixed_chunk > 0 ? std::min(buf.size(), max) : chunker.next_cut(buf, eof);

@@ -95,6 +95,11 @@ TEST_F(PackagesTest, DiffShowsInstalledRemovedUpgradedDowngradedAndHolds) {
                                       "tzdata removed 2024a-0+deb12u1"};
   EXPECT_EQ(changes_of(rw_json({"diff", std::to_string(p1), std::to_string(p2)})), want);
   EXPECT_EQ(changes_of(rw_json({"diff", std::to_string(p1)})), want);
+  // The text summary counts the package kinds too.
+  RunResult text = s.rw({"diff", std::to_string(p1)});
+  EXPECT_THAT(text.out, ::testing::HasSubstr("+ less\n    590-2\n")) << describe(text);
+  EXPECT_THAT(text.out, ::testing::HasSubstr(", 1 downgraded, 1 held, 2 installed, 1 upgraded\n"))
+      << describe(text);
   json show = rw_json({"show", std::to_string(p1)});
   const json& d = show["components"][0]["details"];
   EXPECT_EQ(d["installed"], 4);

@@ -405,7 +405,7 @@ json describe_facts(const Facts& f) {
     if (o.type == "table")
       tables[name] = o.rows ? json(*o.rows) : json(nullptr);
     else
-      ++others[o.type + "s"];
+      ++others[o.type == "index" ? "indexes" : o.type + "s"];
   }
   json d{{"page_size", f.page_size},       {"pages", f.page_count},
          {"journal_mode", f.journal_mode}, {"user_version", f.user_version},
