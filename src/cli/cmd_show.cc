@@ -4,6 +4,32 @@
 
 namespace rwd::cli {
 
+namespace {
+// One value of an adapter's details, for a person: a list as "a, b", a
+// table as "name value, ...", nothing as "none".
+std::string detail_text(const json& v) {
+  auto scalar = [](const json& x) { return x.is_string() ? x.get<std::string>() : x.dump(); };
+  if (v.is_string()) return v.get<std::string>();
+  if ((v.is_array() || v.is_object()) && v.empty()) return "none";
+  std::string out;
+  if (v.is_array()) {
+    for (const auto& x : v) {
+      if (x.is_structured()) return v.dump();
+      out += (out.empty() ? "" : ", ") + scalar(x);
+    }
+    return out;
+  }
+  if (v.is_object()) {
+    for (const auto& [k, x] : v.items()) {
+      if (x.is_structured()) return v.dump();
+      out += (out.empty() ? "" : ", ") + k + " " + scalar(x);
+    }
+    return out;
+  }
+  return v.dump();
+}
+}  // namespace
+
 Command show_command() {
   auto o = std::make_shared<CommandOptions>();
   return Command{
@@ -36,8 +62,7 @@ Command show_command() {
           json d = c.details.empty() ? json() : json::parse(c.details, nullptr, false);
           if (d.is_object())
             for (const auto& [k, v] : d.items())
-              std::printf("        %-20s %s\n", (k + ":").c_str(),
-                          v.is_string() ? v.get<std::string>().c_str() : v.dump().c_str());
+              std::printf("        %-20s %s\n", (k + ":").c_str(), detail_text(v).c_str());
           size += c.size;
           stored += c.stored;
           added += c.added;

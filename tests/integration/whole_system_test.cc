@@ -121,6 +121,12 @@ TEST_F(WholeSystem, OneFullRollbackBringsEveryKindOfStateBack) {
   ASSERT_EQ(r.exit_code, 0) << describe(r);
   const std::string point = std::to_string(std::stoll(r.out));
 
+  // show says what each adapter holds, readably.
+  r = box.rw({"show", point});
+  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  EXPECT_THAT(r.out, ::testing::HasSubstr("        tables:              items 3\n")) << r.out;
+  EXPECT_THAT(r.out, ::testing::HasSubstr("        restorable:          sysctl\n")) << r.out;
+
   // What the point holds, as the test sees it (no rewind code involved).
   const std::string etc_copy = box.dir.sub("etc-before");
   copy_tree(box.at("/etc"), etc_copy);
