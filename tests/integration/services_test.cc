@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
@@ -127,6 +128,87 @@ TEST(ServicesRunit, RollbackRestoresOnlyWhatChanged) {
   EXPECT_TRUE(after["changes"].empty()) << after.dump(1);
 }
 
+// The changes of a diff's JSON with attribute `attr`, by path.
+std::map<std::string, json> changes_with(const json& diff, const std::string& attr) {
+  std::map<std::string, json> out;
+  for (const auto& c : diff["changes"])
+    if (std::find(c["attributes"].begin(), c["attributes"].end(), attr) != c["attributes"].end())
+      out[c["path"].get<std::string>()] = c;
+  return out;
+}
+
+TEST(ServicesRunit, EnvironmentIsRecordedAndShownWithoutSecrets) {
+  // A service run with `chpst -e env` has env/ files (one empty: it unsets
+  // its name). After the point one variable changes, one is added, one is
+  // removed and a secret one changes. diff shows exactly those four as
+  // recorded environment changes, and never a secret's value (neither
+  // through the variable nor through the env/ file's content). The env/
+  // files are also the unit's files, so the rollback restores them (as
+  // files) -- and sends the service no sv up or down, since its state did
+  // not change; afterwards nothing differs.
+  Sandbox box("rewind-svc");
+  RunitTree t(box);
+  t.add("app", "#!/bin/sh\nexec chpst -e env sleep 1000\n");
+  const std::string env = t.sv_dir() + "/app/env/";
+  for (const auto& [name, value] :
+       std::map<std::string, std::string>{{"MODE", "fast\n"},
+                                          {"LEVEL", "3  \n"},
+                                          {"OLD", "x\nignored\n"},
+                                          {"API_TOKEN", "tok-old-1234\n"},
+                                          {"UNSET", ""}})
+    rwd::testing::write_file(env + name, value, 0644);
+  write_config(box, runit_component(t, "[\"app\"]"));
+  ASSERT_EQ(box.init().exit_code, 0);
+  t.start();
+  ASSERT_TRUE(t.wait_running("app", true));
+  int64_t id = create_point(box);
+  ASSERT_GT(id, 0);
+
+  json show = rw_json(box, {"show", std::to_string(id)});
+  EXPECT_THAT(show.dump(), HasSubstr("\"recorded\":[\"environment\"]")) << show.dump(1);
+  EXPECT_THAT(show.dump(), HasSubstr("\"environment_variables\":4")) << show.dump(1);
+  EXPECT_THAT(show.dump(), Not(HasSubstr("tok-old-1234")));
+
+  rwd::testing::write_file(env + "MODE", "slow\n", 0644);
+  rwd::testing::write_file(env + "NEW", "y\n", 0644);
+  std::filesystem::remove(env + "OLD");
+  rwd::testing::write_file(env + "API_TOKEN", "tok-new-5678\n", 0644);
+
+  RunResult r;
+  json diff = rw_json(box, {"diff", std::to_string(id)}, &r);
+  auto vars = changes_with(diff, "environment");
+  ASSERT_EQ(vars.size(), 4u) << diff.dump(1);
+  EXPECT_EQ(vars["app/env/MODE"]["change"], "content");
+  EXPECT_EQ(vars["app/env/MODE"]["detail"], "fast -> slow");
+  EXPECT_EQ(vars["app/env/NEW"]["change"], "added");
+  EXPECT_EQ(vars["app/env/NEW"]["detail"], "(unset) -> y");
+  EXPECT_EQ(vars["app/env/OLD"]["change"], "removed");
+  EXPECT_EQ(vars["app/env/OLD"]["detail"], "x -> (unset)");
+  EXPECT_EQ(vars["app/env/API_TOKEN"]["detail"], "value changed (secret)");
+  for (const auto& [path, c] : vars) EXPECT_THAT(c.dump(), HasSubstr("\"recorded\"")) << path;
+  // The env/ files as files: the secret one without its content.
+  EXPECT_EQ(detail_of(diff, "/etc/sv/app/env/API_TOKEN"), "content changed (secret)");
+  EXPECT_THAT(detail_of(diff, "/etc/sv/app/env/MODE"), HasSubstr("-fast\n+slow"));
+  RunResult text = box.rw({"diff", std::to_string(id)});
+  for (const RunResult* out : {&r, &text})
+    for (const char* secret : {"tok-old-1234", "tok-new-5678"})
+      EXPECT_THAT(out->out + out->err, Not(HasSubstr(secret))) << secret;
+
+  t.take_log();
+  RunResult rb = box.rw({"rollback", std::to_string(id), "--yes"});
+  ASSERT_EQ(rb.exit_code, 0) << describe(rb);
+  EXPECT_EQ(rwd::testing::read_file(env + "MODE"), "fast\n");
+  EXPECT_EQ(rwd::testing::read_file(env + "OLD"), "x\nignored\n");
+  EXPECT_EQ(rwd::testing::read_file(env + "API_TOKEN"), "tok-old-1234\n");
+  EXPECT_FALSE(std::filesystem::exists(env + "NEW"));
+  EXPECT_TRUE(t.running("app"));
+  const std::string log = t.take_log();
+  EXPECT_FALSE(contains_line(log, "up " + t.service_dir() + "/app")) << log;
+  EXPECT_FALSE(contains_line(log, "down " + t.service_dir() + "/app")) << log;
+  json after = rw_json(box, {"diff", std::to_string(id)});
+  EXPECT_TRUE(after["changes"].empty()) << after.dump(1);
+}
+
 TEST(ServicesRunit, ServiceThatDoesNotComeUpFailsTheComponent) {
   // A service was running at the point; since then something it reads is
   // broken, so its run script exits at once. The rollback's start does not
@@ -160,8 +242,9 @@ TEST(ServicesRunit, ServiceThatDoesNotComeUpFailsTheComponent) {
 
 // A stand-in systemctl: calls with --root go to the real systemctl
 // (enablement works offline on a temporary root); start, stop and
-// is-active answer from a state file per unit in `state`, and every call is
-// logged. A unit with a NAME.fails file fails when started.
+// is-active answer from a state file per unit in `state`, show prints the
+// unit's NAME.env file, and every call is logged. A unit with a NAME.fails
+// file fails when started.
 std::string standin_systemctl(const Sandbox& box, const std::string& state,
                               const std::string& log) {
   std::string path = box.dir.sub("systemctl");
@@ -180,6 +263,7 @@ std::string standin_systemctl(const Sandbox& box, const std::string& state,
                                "start) if [ -e \"$S/$2.fails\" ]; then echo failed > \"$S/$2\"; "
                                "else echo active > \"$S/$2\"; fi;;\n"
                                "stop) echo inactive > \"$S/$2\";;\n"
+                               "show) for u; do :; done; cat \"$S/$u.env\" 2>/dev/null;;\n"
                                "*) echo \"stand-in: $1 not supported\" >&2; exit 1;;\n"
                                "esac\n",
                            0755);
@@ -267,6 +351,57 @@ TEST(ServicesSystemd, EnablementThroughRootAndActivityThroughSystemctl) {
   EXPECT_THAT(f.out + f.err, HasSubstr("demo.service did not come up")) << describe(f);
 }
 
+TEST(ServicesSystemd, EnvironmentFromSystemctlShowIsRecordedOnly) {
+  // systemctl show gives demo's Environment (quoted values, a secret) and
+  // EnvironmentFiles. Two variables change: diff shows the plain one's
+  // values and not the secret's; show counts the variables; the rollback
+  // starts, stops, enables or disables nothing, since only the environment
+  // differs.
+  Sandbox box("rewind-svc");
+  const std::string state = box.dir.sub("state"), log = box.dir.sub("systemctl.log");
+  std::filesystem::create_directories(state);
+  const std::string standin = standin_systemctl(box, state, log);
+  rwd::testing::write_file(box.at("/etc/systemd/system/demo.service"), unit_file("demo"));
+  rwd::testing::write_file(state + "/demo.service", "active\n");
+  const std::string files = "EnvironmentFiles=/etc/default/demo (ignore_errors=yes)\n";
+  rwd::testing::write_file(
+      state + "/demo.service.env",
+      "Environment=LANG=C \"GREETING=hello world\" DB_PASSWORD=hunter2\n" + files);
+  write_config(box,
+               "[[component]]\nname = \"units\"\nadapter = \"services\"\ncategory = "
+               "\"system_services\"\nunits = [\"demo.service\"]\nsystemctl = [\"" +
+                   standin + "\"]\n");
+  ASSERT_EQ(box.init().exit_code, 0);
+  int64_t id = create_point(box);
+  ASSERT_GT(id, 0);
+  json show = rw_json(box, {"show", std::to_string(id)});
+  EXPECT_THAT(show.dump(), HasSubstr("\"environment_variables\":3")) << show.dump(1);
+  EXPECT_THAT(show.dump(), HasSubstr("\"environment_files\":[\"/etc/default/demo "
+                                     "(ignore_errors=yes)\"]"));
+
+  rwd::testing::write_file(
+      state + "/demo.service.env",
+      "Environment=LANG=C 'GREETING=hi there' DB_PASSWORD=swordfish\n" + files);
+  RunResult r;
+  json diff = rw_json(box, {"diff", std::to_string(id)}, &r);
+  auto vars = changes_with(diff, "environment");
+  ASSERT_EQ(vars.size(), 2u) << diff.dump(1);
+  EXPECT_EQ(vars["demo.service/env/GREETING"]["detail"], "hello world -> hi there");
+  EXPECT_EQ(vars["demo.service/env/DB_PASSWORD"]["detail"], "value changed (secret)");
+  EXPECT_THAT(r.out, Not(HasSubstr("hunter2")));
+  EXPECT_THAT(r.out, Not(HasSubstr("swordfish")));
+
+  std::filesystem::remove(log);
+  RunResult rb = box.rw({"rollback", std::to_string(id), "--yes"});
+  ASSERT_EQ(rb.exit_code, 0) << describe(rb);
+  const std::string calls = rwd::testing::read_file(log);
+  for (const char* verb : {"start ", "stop ", "enable ", "disable "})
+    EXPECT_FALSE(contains_line(calls, verb + std::string("demo.service"))) << calls;
+  // Still different: the environment is recorded, never set.
+  json after = rw_json(box, {"diff", std::to_string(id)});
+  EXPECT_EQ(changes_with(after, "environment").size(), 2u) << after.dump(1);
+}
+
 TEST(ServicesCommand, ShellCommandsManageTheUnit) {
   // The command manager: a unit is "on" and "enabled" when marker files
   // exist. The rollback runs the configured start and enable commands for
@@ -286,19 +421,24 @@ TEST(ServicesCommand, ShellCommandsManageTheUnit) {
                    cmd("stop", "rm -f " + d + "/{unit}.on") +
                    cmd("is_enabled", "test -e " + d + "/{unit}.enabled") +
                    cmd("enable", "touch " + d + "/{unit}.enabled") +
-                   cmd("disable", "rm -f " + d + "/{unit}.enabled"));
+                   cmd("disable", "rm -f " + d + "/{unit}.enabled") +
+                   cmd("environment", "cat " + d + "/{unit}.env 2>/dev/null || true"));
   ASSERT_EQ(box.init().exit_code, 0);
   for (const char* f : {"web.on", "web.enabled", "db.on"})
     rwd::testing::write_file(d + "/" + f, "");
+  rwd::testing::write_file(d + "/web.env", "PORT=80\nHOST=a\n");
   int64_t id = create_point(box);
   ASSERT_GT(id, 0);
   std::filesystem::remove(d + "/web.on");
   std::filesystem::remove(d + "/web.enabled");
+  rwd::testing::write_file(d + "/web.env", "PORT=8080\nHOST=a\n");
   // Between two points, the same per-unit details as against the live system.
   int64_t later = create_point(box);
   json between = rw_json(box, {"diff", std::to_string(id), std::to_string(later)});
   EXPECT_EQ(detail_of(between, "web", "enabled"), "enabled yes -> no") << between.dump(1);
   EXPECT_EQ(detail_of(between, "web", "active"), "active yes -> no");
+  EXPECT_EQ(detail_of(between, "web/env/PORT", "environment"), "80 -> 8080");
+  EXPECT_EQ(detail_of(between, "web/env/HOST"), "<none>");
   EXPECT_EQ(detail_of(between, "db"), "<none>");
   std::filesystem::remove(log);
 

@@ -10,7 +10,9 @@
 #include <thread>
 
 #include "components/adapter.h"
+#include "components/state.h"
 #include "config/config.h"
+#include "io/durable.h"
 #include "io/process.h"
 
 namespace rwd::components::services {
@@ -20,11 +22,13 @@ namespace {
 using std::chrono::milliseconds;
 using Clock = std::chrono::steady_clock;
 
-const std::vector<std::string> kCommandKeys = {"status", "start",   "stop",
-                                               "enable", "disable", "is_enabled"};
+const std::vector<std::string> kCommandKeys = {"status",  "start",      "stop",       "enable",
+                                               "disable", "is_enabled", "environment"};
 
 // How often a start or stop is checked while it takes effect.
 constexpr milliseconds kPoll{100};
+// Larger environment files (runit's env/) are not a value but a mistake.
+constexpr size_t kMaxEnvFile = 1 << 20;
 
 Result<std::vector<std::string>> argv_of(const nlohmann::json& v, const std::string& what) {
   if (!v.is_array() || v.empty())
@@ -159,6 +163,27 @@ class SystemdManager final : public Manager {
       out.push_back(dir + file + ".d");
     }
     return out;
+  }
+
+  Result<std::optional<Environment>> environment(const std::string& unit) override {
+    REWIND_TRY(check_unit(unit));
+    // The running manager's view: `systemctl --root` cannot answer show.
+    auto argv = plain({"show", "--property=Environment", "--property=EnvironmentFiles", unit});
+    REWIND_ASSIGN_OR_RETURN(io::ProcessResult r, io::run_process(argv, s_.timeout));
+    // No manager to ask (a tree that is not running, a stand-in): the
+    // environment is not known, which a recorded-only part may be.
+    if (r.timed_out || r.exit_code != 0) return std::optional<Environment>();
+    Environment env;
+    for (size_t b = 0; b < r.output.size();) {
+      size_t e = std::min(r.output.find('\n', b), r.output.size());
+      std::string_view line = std::string_view(r.output).substr(b, e - b);
+      b = e + 1;
+      if (line.starts_with("Environment="))
+        for (auto& [k, v] : parse_systemd_environment(line.substr(12))) env.vars[k] = v;
+      else if (line.starts_with("EnvironmentFiles=") && line.size() > 17)
+        env.files.emplace_back(line.substr(17));
+    }
+    return std::optional<Environment>(std::move(env));
   }
 
  private:
@@ -317,6 +342,33 @@ class RunitManager final : public Manager {
   // runsv's state, not the service's definition.
   std::vector<std::string> skipped_dirs() const override { return {"supervise"}; }
 
+  // The service's env/ directory, read as `chpst -e` reads it: file NAME
+  // sets NAME to its first line (trailing blanks removed); an empty file
+  // unsets NAME, so it is not among the variables.
+  Result<std::optional<Environment>> environment(const std::string& unit) override {
+    REWIND_TRY(check_unit(unit));
+    Environment env;
+    auto dir = open_dir(fs_, root_, s_.sv_dir + "/" + unit + "/env", false);
+    // env/ (or a directory on the way) is a link: not followed, not known.
+    if (!dir && (dir.error().sys_errno() == ELOOP || dir.error().sys_errno() == ENOTDIR))
+      return std::optional<Environment>();
+    if (!dir) return fail(dir.error());
+    if (!*dir) return std::optional<Environment>(std::move(env));
+    REWIND_ASSIGN_OR_RETURN(auto entries, fs_.list_dir(dir->get()));
+    for (const auto& e : entries) {
+      if (e.name.find('=') != std::string::npos) continue;
+      REWIND_ASSIGN_OR_RETURN(auto st, fs_.stat_at(dir->get(), e.name));
+      if (!S_ISREG(st.mode)) continue;
+      REWIND_ASSIGN_OR_RETURN(std::string data,
+                              io::read_small_file(fs_, dir->get(), e.name, kMaxEnvFile));
+      if (data.empty()) continue;
+      std::string value = data.substr(0, data.find('\n'));
+      while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.pop_back();
+      env.vars[e.name] = std::move(value);
+    }
+    return std::optional<Environment>(std::move(env));
+  }
+
  private:
   std::string path_of(const std::string& unit) const {
     return under_root(root_, s_.service_dir + "/" + unit);
@@ -391,6 +443,16 @@ class CommandManager final : public Manager {
 
   std::vector<std::string> file_roots(const std::string&) const override { return {}; }
 
+  Result<std::optional<Environment>> environment(const std::string& unit) override {
+    if (!s_.commands.contains("environment")) return std::optional<Environment>();
+    REWIND_ASSIGN_OR_RETURN(auto argv, command("environment", unit));
+    REWIND_ASSIGN_OR_RETURN(io::ProcessResult r,
+                            run_checked(argv, s_.timeout, "reading the environment of " + unit));
+    Environment env;
+    env.vars = state::parse_lines(r.output);
+    return std::optional<Environment>(std::move(env));
+  }
+
  private:
   Result<std::vector<std::string>> command(const std::string& key, const std::string& unit) const {
     auto it = s_.commands.find(key);
@@ -412,10 +474,45 @@ class CommandManager final : public Manager {
 
 }  // namespace
 
+std::map<std::string, std::string> parse_systemd_environment(std::string_view value) {
+  std::map<std::string, std::string> out;
+  std::string word;
+  bool in_word = false;
+  char quote = 0;
+  auto finish = [&] {
+    size_t eq = word.find('=');
+    if (in_word && eq != std::string::npos && eq > 0) out[word.substr(0, eq)] = word.substr(eq + 1);
+    word.clear();
+    in_word = false;
+  };
+  for (size_t i = 0; i < value.size(); ++i) {
+    char c = value[i];
+    if (c == '\\' && quote != '\'' && i + 1 < value.size()) {
+      word += value[++i];
+      in_word = true;
+    } else if (quote) {
+      if (c == quote)
+        quote = 0;
+      else
+        word += c;
+    } else if (c == '"' || c == '\'') {
+      quote = c;
+      in_word = true;
+    } else if (c == ' ' || c == '\t') {
+      finish();
+    } else {
+      word += c;
+      in_word = true;
+    }
+  }
+  finish();
+  return out;
+}
+
 const std::vector<std::string>& manager_keys() {
-  static const std::vector<std::string> k = {"manager",   "service_dir", "sv_dir",     "sv",
-                                             "systemctl", "status",      "start",      "stop",
-                                             "enable",    "disable",     "is_enabled", "timeout"};
+  static const std::vector<std::string> k = {
+      "manager", "service_dir", "sv_dir",  "sv",         "systemctl",   "status", "start",
+      "stop",    "enable",      "disable", "is_enabled", "environment", "timeout"};
   return k;
 }
 

@@ -12,7 +12,9 @@
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "io/fs.h"
@@ -31,7 +33,8 @@ struct ManagerSettings {
   // systemd.
   std::vector<std::string> systemctl{"systemctl"};
   // command: "status", "start", "stop", "enable", "disable", "is_enabled"
-  // argv templates; "{unit}" (or "{service}") stands for the unit's name.
+  // and "environment" (optional; prints the unit's KEY=VALUE lines) argv
+  // templates; "{unit}" (or "{service}") stands for the unit's name.
   std::map<std::string, std::vector<std::string>> commands;
   std::chrono::milliseconds timeout{std::chrono::seconds(30)};
 };
@@ -53,6 +56,21 @@ struct Enablement {
   std::string word;
   bool operator==(const Enablement& o) const { return on == o.on && link == o.link; }
 };
+
+// The variables a unit runs with, as its manager tells them: `vars` by
+// name, and `files` the files they are also read from (systemd's
+// EnvironmentFiles, as systemctl gives them: "PATH (ignore_errors=no)").
+struct Environment {
+  std::map<std::string, std::string> vars;
+  std::vector<std::string> files;
+  bool operator==(const Environment&) const = default;
+};
+
+// Parses systemctl show's "Environment=" value: assignments separated by
+// blanks, each possibly quoted ("A=x y", 'B=z') with backslash escapes; a
+// later assignment of a name wins, as in systemd. Words without '=' are
+// skipped.
+std::map<std::string, std::string> parse_systemd_environment(std::string_view value);
 
 class Manager {
  public:
@@ -76,6 +94,10 @@ class Manager {
   // names of directories never captured beneath them (runit's supervise/).
   virtual std::vector<std::string> file_roots(const std::string& unit) const = 0;
   virtual std::vector<std::string> skipped_dirs() const { return {}; }
+  // The unit's environment, or nullopt when the manager cannot tell (no
+  // "environment" command; systemctl unable to answer). Recorded only: it
+  // follows from files that are restored, never set by itself.
+  virtual Result<std::optional<Environment>> environment(const std::string& unit) = 0;
 };
 
 // Opens the directory `abs_dir` (absolute within the system root) one name

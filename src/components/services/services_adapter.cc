@@ -5,12 +5,18 @@
 //   settings.json                  the component's settings at capture
 //   units/NAME/state               enabled=yes|no|unknown, link=, word=, active=yes|no
 //   units/NAME/files/ABS/PATH      each regular file of the unit, with its mode
+//   units/NAME/environment         KEY=VALUE lines, when the manager can tell
+//   units/NAME/environment_files   systemd's EnvironmentFiles, one a line
 // A rollback changes only what differs, unit by unit: files first, then
-// enablement, then activity (a unit is enabled before it is started).
+// enablement, then activity (a unit is enabled before it is started). The
+// environment is recorded only: it follows from the unit's files (runit's
+// env/, systemd's unit files and drop-ins) or from files of other
+// components, which are what gets restored.
 #include <fcntl.h>
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <map>
 #include <optional>
@@ -26,6 +32,7 @@ namespace rwd::components {
 namespace {
 
 using services::Enablement;
+using services::Environment;
 using services::Manager;
 using services::ManagerSettings;
 using store::ChunkId;
@@ -45,6 +52,8 @@ struct UnitState {
   Enablement enabled;
   bool active = false;
   std::map<std::string, UnitFile> files;  // absolute path within the root
+  // Not known to the manager, or not recorded (a snapshot older than it).
+  std::optional<Environment> env;
 };
 
 // What the component's settings say: the units and their manager.
@@ -128,6 +137,7 @@ Result<UnitState> read_live(Context& ctx, Manager& m, const std::string& unit) {
     REWIND_ASSIGN_OR_RETURN(u.enabled, m.enablement(unit));
   }
   REWIND_ASSIGN_OR_RETURN(u.active, m.active(unit));
+  REWIND_ASSIGN_OR_RETURN(u.env, m.environment(unit));
   for (const auto& root : m.file_roots(unit)) {
     auto [dir, name] = split_path(root);
     auto d = services::open_dir(ctx.fs, ctx.system_root, dir, false);
@@ -151,6 +161,22 @@ std::string format_state(const UnitState& u) {
                               {"link", u.enabled.link},
                               {"word", u.enabled.word},
                               {"active", u.active ? "yes" : "no"}});
+}
+
+std::string format_files(const std::vector<std::string>& files) {
+  std::string out;
+  for (const auto& f : files) out += f + "\n";
+  return out;
+}
+
+std::vector<std::string> parse_files(const std::string& text) {
+  std::vector<std::string> out;
+  for (size_t b = 0; b < text.size();) {
+    size_t e = std::min(text.find('\n', b), text.size());
+    if (e > b) out.push_back(text.substr(b, e - b));
+    b = e + 1;
+  }
+  return out;
 }
 
 // A snapshot read back: its settings and its units.
@@ -188,6 +214,14 @@ Result<Snapshot> read_snapshot(const state::Reader& r, const std::string& compon
     u.enabled.link = kv["link"];
     u.enabled.word = kv["word"];
     u.active = act == "yes";
+    if (r.has(prefix + "environment")) {
+      REWIND_ASSIGN_OR_RETURN(std::string vars, r.read(prefix + "environment"));
+      u.env = Environment{state::parse_lines(vars), {}};
+      if (r.has(prefix + "environment_files")) {
+        REWIND_ASSIGN_OR_RETURN(std::string files, r.read(prefix + "environment_files"));
+        u.env->files = parse_files(files);
+      }
+    }
     const std::string files = prefix + "files/";
     for (const auto& name : r.names()) {
       if (!name.starts_with(files)) continue;
@@ -204,6 +238,54 @@ std::string yes_no(bool b) { return b ? "yes" : "no"; }
 std::string enablement_text(const Enablement& e) {
   if (!e.on) return "no";
   return e.link.empty() ? "yes" : "yes (" + e.link + ")";
+}
+
+// Whether a variable's (or an env/ file's) name says its value is a secret,
+// never shown.
+bool looks_secret(std::string name) {
+  std::transform(name.begin(), name.end(), name.begin(),
+                 [](unsigned char c) { return std::toupper(c); });
+  for (const char* word : {"PASSWORD", "SECRET", "TOKEN", "KEY", "CREDENTIAL"})
+    if (name.find(word) != std::string::npos) return true;
+  return false;
+}
+
+bool secret_env_file(const std::string& path) {
+  auto [dir, name] = split_path(path);
+  return split_path(dir).second == "env" && looks_secret(name);
+}
+
+// One change per variable that differs, and one for the EnvironmentFiles.
+void compare_environment(const std::string& unit, const Environment& a, const Environment& b,
+                         std::vector<Change>& out) {
+  const std::vector<std::string> attrs = {"environment", "recorded"};
+  auto shown = [](const std::string& key, const std::string* old_v, const std::string* new_v) {
+    if (looks_secret(key)) {
+      if (!old_v) return std::string("(unset) -> (secret)");
+      if (!new_v) return std::string("(secret) -> (unset)");
+      return std::string("value changed (secret)");
+    }
+    return fmt::format("{} -> {}", old_v ? *old_v : "(unset)", new_v ? *new_v : "(unset)");
+  };
+  for (const auto& [key, va] : a.vars) {
+    auto it = b.vars.find(key);
+    if (it == b.vars.end())
+      out.push_back(Change{unit + "/env/" + key, "removed", attrs, shown(key, &va, nullptr)});
+    else if (it->second != va)
+      out.push_back(Change{unit + "/env/" + key, "content", attrs, shown(key, &va, &it->second)});
+  }
+  for (const auto& [key, vb] : b.vars)
+    if (!a.vars.contains(key))
+      out.push_back(Change{unit + "/env/" + key, "added", attrs, shown(key, nullptr, &vb)});
+  if (a.files != b.files) {
+    auto list = [](const std::vector<std::string>& f) {
+      std::string joined;
+      for (const auto& e : f) joined += (joined.empty() ? "" : ", ") + e;
+      return joined.empty() ? std::string("(none)") : joined;
+    };
+    out.push_back(Change{unit + "/env-files", "content", attrs,
+                         fmt::format("{} -> {}", list(a.files), list(b.files))});
+  }
 }
 
 // The changes from `a` to `b` of one unit (either may be missing: the unit
@@ -232,11 +314,14 @@ std::vector<Change> compare(const std::string& unit, const UnitState* a, const U
       continue;
     }
     const UnitFile& fb = it->second;
+    // An env/ file named like a secret (runit's env/DB_PASSWORD: the file
+    // is the variable) shows no content.
     if (fa.data != fb.data)
       out.push_back(Change{path,
                            "content",
                            {},
-                           text::is_text(fa.data) && text::is_text(fb.data)
+                           secret_env_file(path) ? "content changed (secret)"
+                           : text::is_text(fa.data) && text::is_text(fb.data)
                                ? text::unified_diff(fa.data, fb.data, path, path)
                                : std::string()});
     if (fa.mode != fb.mode)
@@ -245,6 +330,9 @@ std::vector<Change> compare(const std::string& unit, const UnitState* a, const U
   }
   for (const auto& [path, fb] : b->files)
     if (!a->files.contains(path)) out.push_back(Change{path, "added", {}, {}});
+  // Where either side does not know it (an older snapshot, a manager that
+  // cannot tell), there is nothing to compare.
+  if (a->env && b->env) compare_environment(unit, *a->env, *b->env, out);
   return out;
 }
 
@@ -304,6 +392,11 @@ class ServicesAdapter final : public Adapter {
       REWIND_TRY(w.add(prefix + "state", format_state(u)));
       for (const auto& [path, f] : u.files)
         REWIND_TRY(w.add(prefix + "files" + path, f.data, f.mode));
+      if (u.env) {
+        REWIND_TRY(w.add(prefix + "environment", state::format_lines(u.env->vars)));
+        if (!u.env->files.empty())
+          REWIND_TRY(w.add(prefix + "environment_files", format_files(u.env->files)));
+      }
     }
     return w.finish();
   }
@@ -449,11 +542,17 @@ class ServicesAdapter final : public Adapter {
           {"files", files}};
       if (!u.enabled.link.empty()) j["link"] = u.enabled.link;
       if (!u.enabled.word.empty()) j["is_enabled"] = u.enabled.word;
+      // How many variables, not their values (some are secrets).
+      if (u.env) {
+        j["environment_variables"] = u.env->vars.size();
+        if (!u.env->files.empty()) j["environment_files"] = u.env->files;
+      }
       units.push_back(std::move(j));
     }
     return nlohmann::json{{"manager", snap.settings.value("manager", "systemd")},
                           {"units", units},
-                          {"restorable", {"files", "enabled", "active"}}};
+                          {"restorable", {"files", "enabled", "active"}},
+                          {"recorded", {"environment"}}};
   }
 
  private:
