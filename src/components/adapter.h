@@ -137,8 +137,13 @@ class Adapter {
   virtual Status check_settings(const ComponentSpec& spec) const;
 };
 
-// The adapter for a kind ("files"), or nullptr.
+// The adapter for a kind ("files"), or nullptr. Calls through it never
+// throw: an exception inside the adapter (a damaged snapshot's data that
+// does not decode) comes back as an error (see guard).
 Adapter* find_adapter(std::string_view kind);
+// `inner` behind a wrapper that turns exceptions into errors:
+// kCorruptedData for data that does not decode, kOther for the rest.
+std::unique_ptr<Adapter> guard(Adapter& inner);
 // The kinds this build knows.
 std::vector<std::string> adapter_kinds();
 // Whether a kind's snapshots are file trees at the component's paths

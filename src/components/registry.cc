@@ -27,8 +27,13 @@ const Registered kAdapters[] = {
 }  // namespace
 
 Adapter* find_adapter(std::string_view kind) {
-  for (const auto& r : kAdapters)
-    if (kind == r.kind) return &r.get();
+  static const auto guarded = [] {
+    std::vector<std::unique_ptr<Adapter>> out;
+    for (const auto& r : kAdapters) out.push_back(guard(r.get()));
+    return out;
+  }();
+  for (size_t i = 0; i < std::size(kAdapters); ++i)
+    if (kind == kAdapters[i].kind) return guarded[i].get();
   return nullptr;
 }
 
