@@ -280,6 +280,51 @@ bool systemd_enabled(const Sandbox& box, const std::string& unit) {
              .exit_code == 0;
 }
 
+TEST(ServicesSystemd, AnotherRootWithPlainSystemctlLeavesActivityAlone) {
+  // Plain systemctl answers for the running host, not for the system under
+  // --root: there rewind records and restores enablement (systemctl --root)
+  // and unit files, never asks or changes whether a unit runs, and an
+  // engine that would stop one says why it cannot.
+  Sandbox box("rewind-svc");
+  rwd::testing::write_file(box.at("/etc/systemd/system/demo.service"), unit_file("demo"));
+  ASSERT_EQ(rwd::testing::run({"systemctl", "--root=" + box.root, "enable", "demo.service"}, {}, 60)
+                .exit_code,
+            0);
+  write_config(box,
+               "[[component]]\nname = \"units\"\nadapter = \"services\"\n"
+               "units = [\"demo.service\"]\n");
+  ASSERT_EQ(box.init().exit_code, 0);
+  int64_t id = create_point(box);
+  ASSERT_GT(id, 0);
+  json show = rw_json(box, {"show", std::to_string(id)});
+  EXPECT_TRUE(show["components"][0]["details"]["units"][0]["active"].is_null())
+      << show.dump(1);
+
+  ASSERT_EQ(
+      rwd::testing::run({"systemctl", "--root=" + box.root, "disable", "demo.service"}, {}, 60)
+          .exit_code,
+      0);
+  json diff = rw_json(box, {"diff", std::to_string(id)});
+  EXPECT_EQ(detail_of(diff, "demo.service", "enabled"), "enabled yes -> no") << diff.dump(1);
+  EXPECT_EQ(detail_of(diff, "demo.service", "active"), "<none>") << diff.dump(1);
+  RunResult r = box.rw({"rollback", std::to_string(id), "--yes"});
+  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  EXPECT_TRUE(systemd_enabled(box, "demo.service"));
+
+  // A component whose services the engine must stop, under systemd.
+  write_config(box,
+               "[service_manager]\nkind = \"systemd\"\n\n"
+               "[[component]]\nname = \"units\"\nadapter = \"services\"\n"
+               "units = [\"demo.service\"]\nservices = [\"demo.service\"]\n");
+  id = create_point(box);
+  ASSERT_GT(id, 0);
+  r = box.rw({"rollback", std::to_string(id), "--yes"});
+  EXPECT_NE(r.exit_code, 0) << describe(r);
+  EXPECT_THAT(r.err, HasSubstr("demo.service: systemctl cannot stop a unit of the system under " +
+                               box.root))
+      << describe(r);
+}
+
 TEST(ServicesSystemd, EnablementThroughRootAndActivityThroughSystemctl) {
   // demo.service is enabled (real systemctl --root) and active; other.service
   // is disabled and inactive. Then demo is disabled, stopped and its unit

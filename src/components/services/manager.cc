@@ -127,14 +127,20 @@ class SystemdManager final : public Manager {
     return ok();
   }
 
+  bool tracks_activity() const override {
+    return root_ == "/" || s_.systemctl != std::vector<std::string>{"systemctl"};
+  }
+
   Result<bool> active(const std::string& unit) override {
     REWIND_TRY(check_unit(unit));
+    REWIND_TRY(refuse_other_root("query", unit));
     REWIND_ASSIGN_OR_RETURN(std::string word, is_active(unit));
     return word == "active";
   }
 
   Status start(const std::string& unit) override {
     REWIND_TRY(check_unit(unit));
+    REWIND_TRY(refuse_other_root("start", unit));
     REWIND_TRY(run_checked(plain({"start", unit}), s_.timeout, "starting " + unit));
     REWIND_ASSIGN_OR_RETURN(std::string word, is_active(unit));
     if (word == "failed" || word == "inactive")
@@ -147,8 +153,19 @@ class SystemdManager final : public Manager {
 
   Status stop(const std::string& unit) override {
     REWIND_TRY(check_unit(unit));
+    REWIND_TRY(refuse_other_root("stop", unit));
     REWIND_TRY(run_checked(plain({"stop", unit}), s_.timeout, "stopping " + unit));
     return ok();
+  }
+
+  // Plain systemctl acts on the running host, never on another root.
+  Status refuse_other_root(std::string_view what, const std::string& unit) const {
+    if (tracks_activity()) return ok();
+    return fail(Error::usage(
+        "{}: systemctl cannot {} a unit of the system under {}: it only reaches the running "
+        "host's units; configure `systemctl` to a command that reaches that system, or leave "
+        "the unit out of `services`",
+        unit, what, root_));
   }
 
   std::vector<std::string> file_roots(const std::string& unit) const override {
@@ -167,6 +184,7 @@ class SystemdManager final : public Manager {
 
   Result<std::optional<Environment>> environment(const std::string& unit) override {
     REWIND_TRY(check_unit(unit));
+    if (!tracks_activity()) return std::optional<Environment>();
     // The running manager's view: `systemctl --root` cannot answer show.
     auto argv = plain({"show", "--property=Environment", "--property=EnvironmentFiles", unit});
     REWIND_ASSIGN_OR_RETURN(io::ProcessResult r, io::run_process(argv, s_.timeout));

@@ -82,6 +82,11 @@ class Manager {
   // False when the configuration gives no way to ask (command kind without
   // is_enabled): enablement is then neither recorded nor changed.
   virtual bool tracks_enablement() const { return true; }
+  // Whether the manager can tell and change whether units of this system
+  // run: not systemd for a root other than / (that system is not running,
+  // and plain systemctl would answer for the host), unless a `systemctl`
+  // that can was configured.
+  virtual bool tracks_activity() const { return true; }
   virtual Result<Enablement> enablement(const std::string& unit) = 0;
   virtual Status set_enablement(const std::string& unit, const Enablement& want) = 0;
   virtual Result<bool> active(const std::string& unit) = 0;

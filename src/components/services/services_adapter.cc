@@ -49,6 +49,7 @@ struct UnitFile {
 struct UnitState {
   std::string name;
   bool tracks_enablement = true;
+  bool tracks_activity = true;
   Enablement enabled;
   bool active = false;
   std::map<std::string, UnitFile> files;  // absolute path within the root
@@ -136,7 +137,10 @@ Result<UnitState> read_live(Context& ctx, Manager& m, const std::string& unit) {
   if (u.tracks_enablement) {
     REWIND_ASSIGN_OR_RETURN(u.enabled, m.enablement(unit));
   }
-  REWIND_ASSIGN_OR_RETURN(u.active, m.active(unit));
+  u.tracks_activity = m.tracks_activity();
+  if (u.tracks_activity) {
+    REWIND_ASSIGN_OR_RETURN(u.active, m.active(unit));
+  }
   REWIND_ASSIGN_OR_RETURN(u.env, m.environment(unit));
   for (const auto& root : m.file_roots(unit)) {
     auto [dir, name] = split_path(root);
@@ -160,7 +164,9 @@ std::string format_state(const UnitState& u) {
                                                                : "no"},
                               {"link", u.enabled.link},
                               {"word", u.enabled.word},
-                              {"active", u.active ? "yes" : "no"}});
+                              {"active", !u.tracks_activity ? "unknown"
+                                         : u.active         ? "yes"
+                                                            : "no"}});
 }
 
 std::string format_files(const std::vector<std::string>& files) {
@@ -206,13 +212,15 @@ Result<Snapshot> read_snapshot(const state::Reader& r, const std::string& compon
     auto kv = state::parse_lines(st);
     const std::string& en = kv["enabled"];
     const std::string& act = kv["active"];
-    if ((en != "yes" && en != "no" && en != "unknown") || (act != "yes" && act != "no"))
+    if ((en != "yes" && en != "no" && en != "unknown") ||
+        (act != "yes" && act != "no" && act != "unknown"))
       return fail(
           Error::corrupted_data("component {}: the state of unit {} is damaged", component, unit));
     u.tracks_enablement = en != "unknown";
     u.enabled.on = en == "yes";
     u.enabled.link = kv["link"];
     u.enabled.word = kv["word"];
+    u.tracks_activity = act != "unknown";
     u.active = act == "yes";
     if (r.has(prefix + "environment")) {
       REWIND_ASSIGN_OR_RETURN(std::string vars, r.read(prefix + "environment"));
@@ -302,7 +310,7 @@ std::vector<Change> compare(const std::string& unit, const UnitState* a, const U
         "metadata",
         {"enabled"},
         fmt::format("enabled {} -> {}", enablement_text(a->enabled), enablement_text(b->enabled))});
-  if (a->active != b->active)
+  if (a->tracks_activity && b->tracks_activity && a->active != b->active)
     out.push_back(Change{unit,
                          "metadata",
                          {"active"},
@@ -472,7 +480,7 @@ class ServicesAdapter final : public Adapter {
         act.enable = want.enabled;
         plan.replace.push_back(want.name + ":enabled");
       }
-      if (want.active != live.active) {
+      if (want.tracks_activity && live.tracks_activity && want.active != live.active) {
         act.activate = want.active;
         plan.replace.push_back(want.name + ":active");
       }
@@ -537,7 +545,7 @@ class ServicesAdapter final : public Adapter {
       for (const auto& [path, f] : u.files) files.push_back(path);
       nlohmann::json j = {
           {"name", u.name},
-          {"active", u.active},
+          {"active", u.tracks_activity ? nlohmann::json(u.active) : nlohmann::json(nullptr)},
           {"enabled", u.tracks_enablement ? nlohmann::json(u.enabled.on) : nlohmann::json(nullptr)},
           {"files", files}};
       if (!u.enabled.link.empty()) j["link"] = u.enabled.link;
