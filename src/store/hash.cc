@@ -93,4 +93,20 @@ ChunkId Sha256::finish() {
   return id;
 }
 
+void MultisetDigest::add(const ChunkId& item_hash) {
+  for (size_t lane = 0; lane < sum_.size(); ++lane) {
+    uint64_t v;
+    std::memcpy(&v, item_hash.bytes.data() + lane * 8, sizeof v);
+    sum_[lane] += v;
+  }
+}
+
+std::string MultisetDigest::hex() const {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  for (uint64_t v : sum_)
+    for (int shift = 60; shift >= 0; shift -= 4) out += kDigits[(v >> shift) & 0xf];
+  return out;
+}
+
 }  // namespace rwd::store

@@ -64,4 +64,19 @@ class Sha256 {
 
 std::string hex_encode(std::span<const uint8_t> data);
 
+// An order-independent digest of a multiset of items (a table's rows): each
+// item's SHA-256 is added lane by lane (four 64-bit lanes, mod 2^64), so the
+// order the items come in does not matter and, unlike XOR, equal items do
+// not cancel.
+class MultisetDigest {
+ public:
+  void add(const ChunkId& item_hash);
+  void add(std::span<const std::byte> item) { add(sha256(item)); }
+  // The four lanes as 16 hex digits each.
+  std::string hex() const;
+
+ private:
+  std::array<uint64_t, 4> sum_{};
+};
+
 }  // namespace rwd::store

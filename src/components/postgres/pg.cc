@@ -185,7 +185,11 @@ Status Client::run(std::vector<std::string> argv, const std::string& stdout_name
   io::ProcessOptions po;
   po.timeout = s_.timeout;
   po.env = {"PGHOST=" + s_.host, "PGPORT=" + std::to_string(s_.port), "PGUSER=" + s_.user,
-            "PGAPPNAME=rewind", "PGCONNECT_TIMEOUT=30"};
+            "PGAPPNAME=rewind", "PGCONNECT_TIMEOUT=30",
+            // pg_dump does not set the time zone: a fixed one keeps the
+            // dump's timestamptz text, and so the content digests, the
+            // same whatever the server's or the database's setting.
+            "PGTZ=UTC"};
   if (!s_.password_file.empty()) po.env.push_back("PGPASSFILE=" + s_.password_file);
   if (!stdout_name.empty()) po.stdout_path = work_.path(stdout_name);
   auto r = io::run_process(argv, po);
@@ -233,20 +237,47 @@ Result<std::string> Client::schema(const std::string& db) {
   return normalize_schema(text);
 }
 
-Result<std::map<std::string, uint64_t>> Client::row_counts(const std::string& db) {
-  // One statement counts every table exactly (query_to_xml runs a query
-  // built per row), so that the counts are of one snapshot of the database.
+Result<Contents> Client::contents(const std::string& db) {
   REWIND_ASSIGN_OR_RETURN(
-      auto f, query(db,
-                    "SELECT format('%I.%I', n.nspname, c.relname), (xpath('/row/c/text()', "
-                    "query_to_xml(format('SELECT count(*) AS c FROM %I.%I', n.nspname, "
-                    "c.relname), false, true, '')))[1]::text FROM pg_class c JOIN pg_namespace n "
-                    "ON n.oid = c.relnamespace WHERE c.relkind = 'r' AND c.relpersistence <> 't' "
-                    "AND n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\\_%' "
-                    "ORDER BY 1"));
-  if (f.size() % 2 != 0) return fail(Error::other("psql: row counts of {}: unexpected output", db));
-  std::map<std::string, uint64_t> out;
-  for (size_t i = 0; i < f.size(); i += 2) out[f[i]] = std::stoull(f[i + 1]);
+      auto tables, query(db,
+                         "SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c JOIN "
+                         "pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'r' AND "
+                         "c.relpersistence <> 't' AND n.nspname <> 'information_schema' AND "
+                         "n.nspname NOT LIKE 'pg\\_%' ORDER BY 1"));
+  Contents out;
+  if (tables.empty()) return out;
+  // The session is set as pg_dump sets its own (setup_connection in
+  // pg_dump.c: DateStyle, IntervalStyle, extra_float_digits, the database's
+  // encoding, row security off; PGTZ comes from run()), so that each row's
+  // COPY text is byte for byte the line pg_dump wrote for it. Each table's
+  // rows end with "\.", which no row can be (COPY escapes a backslash).
+  std::string script =
+      "SELECT pg_encoding_to_char(encoding) AS rw_encoding FROM pg_database WHERE datname = "
+      "current_database() \\gset\n"
+      "SET client_encoding = :'rw_encoding';\n"
+      "SET DateStyle = ISO; SET IntervalStyle = postgres; SET extra_float_digits = 3;\n"
+      "SET row_security = off; SET statement_timeout = 0; SET lock_timeout = 0;\n"
+      "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;\n";
+  for (const auto& t : tables) script += "COPY " + t + " TO STDOUT;\n\\echo '\\\\.'\n";
+  script += "COMMIT;\n";
+  const std::string sql = work_.fresh("copy-sql"), data = work_.fresh("copy");
+  REWIND_TRY(work_.write(sql, script));
+  REWIND_TRY(run(
+      {"psql", "-X", "-q", "-w", "-v", "ON_ERROR_STOP=1", "-d", db, "-f", work_.path(sql)}, data));
+  size_t i = 0;
+  for (const auto& t : tables) out.emplace(t, TableContent{});
+  REWIND_TRY(work_.for_each_line(data, [&](std::string_view line) {
+    if (i >= tables.size()) return;
+    if (line == "\\.")
+      ++i;
+    else
+      out[tables[i]].add(line);
+  }));
+  work_.remove(sql);
+  work_.remove(data);
+  if (i != tables.size())
+    return fail(Error::other("psql: the COPY output of {} ends early ({} of {} tables)", db, i,
+                             tables.size()));
   return out;
 }
 
@@ -290,18 +321,18 @@ std::string copy_table(std::string_view line) {
 
 }  // namespace
 
-Result<std::map<std::string, uint64_t>> count_copy_rows(WorkDir& work, const std::string& name) {
-  std::map<std::string, uint64_t> out;
+Result<Contents> copy_contents(WorkDir& work, const std::string& name) {
+  Contents out;
   std::string table;  // inside a COPY block when not empty
   REWIND_TRY(work.for_each_line(name, [&](std::string_view line) {
     if (!table.empty()) {
       if (line == "\\.")
         table.clear();
       else
-        ++out[table];
+        out[table].add(line);
     } else if (line.starts_with("COPY ") && line.ends_with(" FROM stdin;")) {
       table = copy_table(line);
-      out.emplace(table, 0);
+      out.emplace(table, TableContent{});
     }
   }));
   return out;

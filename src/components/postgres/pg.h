@@ -17,6 +17,7 @@
 #include "components/adapter.h"
 #include "io/fs.h"
 #include "io/process.h"
+#include "store/hash.h"
 
 namespace rwd::components::pg {
 
@@ -84,6 +85,20 @@ class WorkDir {
   int counter_ = 0;
 };
 
+// What a table holds: its row count and an order-independent digest of its
+// rows in COPY's text format (store::MultisetDigest of each line), the same
+// for pg_dump's data and for COPY ... TO STDOUT in a session set as pg_dump
+// sets its own (see Client::contents).
+struct TableContent {
+  uint64_t rows = 0;
+  store::MultisetDigest digest;
+  void add(std::string_view line) {
+    ++rows;
+    digest.add(std::as_bytes(std::span(line.data(), line.size())));
+  }
+};
+using Contents = std::map<std::string, TableContent>;
+
 // Runs the tools against one cluster.
 class Client {
  public:
@@ -104,9 +119,9 @@ class Client {
   Result<std::vector<std::string>> databases();
   // `pg_dump -s` of `db`, normalized (see normalize_schema).
   Result<std::string> schema(const std::string& db);
-  // Exact row counts of every table of `db` ("schema.table" quoted as
-  // PostgreSQL quotes identifiers).
-  Result<std::map<std::string, uint64_t>> row_counts(const std::string& db);
+  // The content of every table of `db` ("schema.table" quoted as PostgreSQL
+  // quotes identifiers), read with COPY in one read-only transaction.
+  Result<Contents> contents(const std::string& db);
   // The cluster's roles and role settings (no password hashes: they are
   // secrets, and the globals are only recorded).
   Result<std::string> globals();
@@ -124,8 +139,8 @@ class Client {
 // pg_dump's text without what differs from run to run of the same schema
 // (the random \restrict key of PostgreSQL >= 15.14).
 std::string normalize_schema(std::string_view text);
-// Row counts of each table of a data-only SQL script (pg_restore
+// The content of each table of a data-only SQL script (pg_restore
 // --data-only): one line per row of each COPY block.
-Result<std::map<std::string, uint64_t>> count_copy_rows(WorkDir& work, const std::string& name);
+Result<Contents> copy_contents(WorkDir& work, const std::string& name);
 
 }  // namespace rwd::components::pg

@@ -11,20 +11,24 @@
 //   db/<key>/dump         pg_dump -Fc (restorable)
 //   db/<key>/schema.sql   the dump's schema (pg_restore -s)
 //   db/<key>/rows.json    the dump's row count per table
-// The schema and the counts are read from the dump itself, so that they
-// describe exactly what a restore brings back, even while clients write.
+//   db/<key>/digests.json the dump's content digest per table (pg::
+//                         TableContent; absent from older snapshots, which
+//                         then get no content comparison)
+// The schema, the counts and the digests are read from the dump itself, so
+// that they describe exactly what a restore brings back, even while clients
+// write.
 //
 // A rollback never restores over a live database (pg_restore --clean would
 // keep tables created after the capture). For each database D it creates
 // D__rw_new, restores into it and checks it (schema equal to the captured
-// one, every table's row count equal); only when every database passed does
-// it swap, in ONE transaction (ALTER DATABASE ... RENAME may run in a
-// transaction block): terminate D's connections, rename D -> D__rw_old and
-// D__rw_new -> D. Then it drops D__rw_old. A failure before the swap drops
-// the new databases and leaves the originals untouched; the swap is atomic;
-// after it only the drop of the old copy remains, which the next apply does
-// if rewind died first. Leftovers from a killed run are found by plan and
-// cleaned by apply.
+// one, every table's row count and, when recorded, content digest equal);
+// only when every database passed does it swap, in ONE transaction (ALTER
+// DATABASE ... RENAME may run in a transaction block): terminate D's
+// connections, rename D -> D__rw_old and D__rw_new -> D. Then it drops
+// D__rw_old. A failure before the swap drops the new databases and leaves
+// the originals untouched; the swap is atomic; after it only the drop of
+// the old copy remains, which the next apply does if rewind died first.
+// Leftovers from a killed run are found by plan and cleaned by apply.
 #include <fcntl.h>
 #include <fmt/chrono.h>
 
@@ -77,11 +81,20 @@ std::string blob(const std::string& db, const char* part) {
 struct DbView {
   std::string schema;
   std::map<std::string, uint64_t> rows;
+  std::map<std::string, std::string> digests;  // empty: not recorded
 };
 struct ClusterView {
   std::map<std::string, DbView> dbs;
   std::string globals;
 };
+
+// Splits what COPY read into a view's two maps.
+void set_contents(DbView& d, const pg::Contents& contents) {
+  for (const auto& [t, c] : contents) {
+    d.rows[t] = c.rows;
+    d.digests[t] = c.digest.hex();
+  }
+}
 
 struct Snapshot {
   json meta;
@@ -119,6 +132,28 @@ Result<std::map<std::string, uint64_t>> parse_rows(const std::string& text) {
   return out;
 }
 
+bool has_blob(const Snapshot& s, const std::string& name) {
+  const auto& entries = s.reader.entries();
+  return std::any_of(entries.begin(), entries.end(), [&](const auto& e) { return e.path == name; });
+}
+
+// The recorded digests of `db`, empty when the snapshot predates them.
+Result<std::map<std::string, std::string>> read_digests(const Snapshot& s, const std::string& db) {
+  std::map<std::string, std::string> out;
+  const std::string name = blob(db, "digests.json");
+  if (!has_blob(s, name)) return out;
+  REWIND_ASSIGN_OR_RETURN(std::string text, s.reader.read(name));
+  json j = json::parse(text, nullptr, false);
+  if (!j.is_object())
+    return fail(Error::corrupted_data("postgres snapshot: a digests.json is damaged"));
+  for (const auto& [k, v] : j.items()) {
+    if (!v.is_string())
+      return fail(Error::corrupted_data("postgres snapshot: a digests.json is damaged"));
+    out[k] = v.get<std::string>();
+  }
+  return out;
+}
+
 Result<ClusterView> snapshot_view(const Snapshot& s) {
   ClusterView v;
   REWIND_ASSIGN_OR_RETURN(v.globals, s.reader.read("globals.sql"));
@@ -127,6 +162,7 @@ Result<ClusterView> snapshot_view(const Snapshot& s) {
     REWIND_ASSIGN_OR_RETURN(d.schema, s.reader.read(blob(db, "schema.sql")));
     REWIND_ASSIGN_OR_RETURN(std::string rows, s.reader.read(blob(db, "rows.json")));
     REWIND_ASSIGN_OR_RETURN(d.rows, parse_rows(rows));
+    REWIND_ASSIGN_OR_RETURN(d.digests, read_digests(s, db));
     v.dbs.emplace(db, std::move(d));
   }
   return v;
@@ -161,14 +197,23 @@ Result<ClusterView> live_view(pg::Client& c, const std::vector<std::string>& rec
     if (std::find(existing.begin(), existing.end(), db) == existing.end()) continue;
     DbView d;
     REWIND_ASSIGN_OR_RETURN(d.schema, c.schema(db));
-    REWIND_ASSIGN_OR_RETURN(d.rows, c.row_counts(db));
+    REWIND_ASSIGN_OR_RETURN(auto contents, c.contents(db));
+    set_contents(d, contents);
     v.dbs.emplace(db, std::move(d));
   }
   return v;
 }
 
+// Whether both sides recorded a digest of `table` and they differ.
+bool differ(const std::map<std::string, std::string>& a,
+            const std::map<std::string, std::string>& b, const std::string& table) {
+  auto da = a.find(table), db = b.find(table);
+  return da != a.end() && db != b.end() && da->second != db->second;
+}
+
 // The changes from `a` (older) to `b` (newer). Keys: "D" for a database,
-// "D/schema" (a unified diff), "D/schema.table" (rows "3 -> 5"), "globals".
+// "D/schema" (a unified diff), "D/schema.table" (rows "3 -> 5", or "3,
+// content differs" when both sides recorded a digest), "globals".
 std::vector<Change> compare(const ClusterView& a, const ClusterView& b, const std::string& label_a,
                             const std::string& label_b) {
   std::vector<Change> out;
@@ -203,6 +248,11 @@ std::vector<Change> compare(const ClusterView& a, const ClusterView& b, const st
                              "content",
                              {"rows"},
                              fmt::format("rows {} -> {}", ra->second, rb->second)});
+      else if (differ(ia->second.digests, ib->second.digests, t))
+        out.push_back(Change{db + "/" + t,
+                             "content",
+                             {"rows"},
+                             fmt::format("rows {}, content differs", ra->second)});
     }
   }
   // Roles are recorded only: a rollback does not restore them.
@@ -284,6 +334,7 @@ Status check_restored(pg::Client& c, const Snapshot& s, const std::string& db,
   REWIND_ASSIGN_OR_RETURN(std::string want, s.reader.read(blob(db, "schema.sql")));
   REWIND_ASSIGN_OR_RETURN(std::string rows_text, s.reader.read(blob(db, "rows.json")));
   REWIND_ASSIGN_OR_RETURN(auto want_rows, parse_rows(rows_text));
+  REWIND_ASSIGN_OR_RETURN(auto want_digests, read_digests(s, db));
   REWIND_ASSIGN_OR_RETURN(std::string got, c.schema(target));
   // pg_dump does not print the database's name, but a comment or function
   // body might.
@@ -296,7 +347,10 @@ Status check_restored(pg::Client& c, const Snapshot& s, const std::string& db,
         "untouched:\n{}",
         db, d.substr(0, 4000)));
   }
-  REWIND_ASSIGN_OR_RETURN(auto got_rows, c.row_counts(target));
+  REWIND_ASSIGN_OR_RETURN(auto contents, c.contents(target));
+  DbView restored;
+  set_contents(restored, contents);
+  const auto& got_rows = restored.rows;
   for (const auto& [t, n] : want_rows) {
     auto it = got_rows.find(t);
     uint64_t have = it == got_rows.end() ? 0 : it->second;
@@ -305,6 +359,11 @@ Status check_restored(pg::Client& c, const Snapshot& s, const std::string& db,
           "database {}: table {} has {} rows after the restore, {} at capture; the original is "
           "untouched",
           db, t, have, n));
+    if (differ(want_digests, restored.digests, t))
+      return fail(Error::invalid_state(
+          "database {}: table {} holds other rows after the restore than at capture (its "
+          "content digest differs); the original is untouched",
+          db, t));
   }
   if (got_rows.size() != want_rows.size())
     return fail(Error::invalid_state(
@@ -375,8 +434,11 @@ class PostgresAdapter final : public Adapter {
       REWIND_ASSIGN_OR_RETURN(std::string schema_text, work.read(schema));
       REWIND_TRY(w.add(blob(db, "schema.sql"), pg::normalize_schema(schema_text)));
       REWIND_TRY(c.run({"pg_restore", "--data-only", "-f", work.path(data), work.path(dump)}));
-      REWIND_ASSIGN_OR_RETURN(auto rows, pg::count_copy_rows(work, data));
-      REWIND_TRY(w.add(blob(db, "rows.json"), json(rows).dump(1)));
+      REWIND_ASSIGN_OR_RETURN(auto contents, pg::copy_contents(work, data));
+      DbView facts;
+      set_contents(facts, contents);
+      REWIND_TRY(w.add(blob(db, "rows.json"), json(facts.rows).dump(1)));
+      REWIND_TRY(w.add(blob(db, "digests.json"), json(facts.digests).dump(1)));
       for (const auto& n : {dump, schema, data}) work.remove(n);
     }
     REWIND_ASSIGN_OR_RETURN(std::string globals, c.globals());

@@ -77,7 +77,7 @@ Status hash_rows(Db& db, const std::string& table, Object& obj) {
   // A WITHOUT ROWID table has no rowid; its primary key is in its columns.
   if (!st->ok()) st = std::make_unique<Stmt>(db.get(), "SELECT *" + from);
   if (!st->ok()) return fail(db.error(fmt::format("reading table {}", table)));
-  std::array<uint64_t, 4> sum{};
+  store::MultisetDigest sum;
   int64_t rows = 0;
   int rc;
   while ((rc = st->step()) == SQLITE_ROW) {
@@ -102,18 +102,12 @@ Status hash_rows(Db& db, const std::string& table, Object& obj) {
         if (len > 0) h.update(std::span(static_cast<const std::byte*>(p), len));
       }
     }
-    store::ChunkId id = h.finish();
-    for (size_t lane = 0; lane < 4; ++lane) {
-      uint64_t v;
-      std::memcpy(&v, id.bytes.data() + lane * 8, sizeof v);
-      sum[lane] += v;
-    }
+    sum.add(h.finish());
     ++rows;
   }
   if (rc != SQLITE_DONE) return fail(db.error(fmt::format("reading table {}", table)));
   obj.rows = rows;
-  obj.hash.clear();
-  for (uint64_t v : sum) obj.hash += fmt::format("{:016x}", v);
+  obj.hash = sum.hex();
   return ok();
 }
 
