@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 #include <optional>
 #include <unordered_map>
 #include <vector>
@@ -177,6 +178,21 @@ std::string unified_diff(std::string_view a, std::string_view b, std::string_vie
       put_line(out, static_cast<char>(e.op), e.op == Op::kInsert ? lb[e.b] : la[e.a]);
     }
     i = stop;
+  }
+  return out;
+}
+
+std::string collapse_whitespace(std::string_view text) {
+  std::string out;
+  bool space = false;
+  for (char c : text) {
+    if (std::isspace(static_cast<unsigned char>(c))) {
+      space = !out.empty();
+      continue;
+    }
+    if (space) out += ' ';
+    space = false;
+    out += c;
   }
   return out;
 }

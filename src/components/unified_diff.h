@@ -25,4 +25,8 @@ bool is_text(std::string_view data);
 std::string unified_diff(std::string_view a, std::string_view b, std::string_view label_a,
                          std::string_view label_b, size_t context = 3);
 
+// `text` with every run of whitespace (blanks, tabs, newlines) made one
+// blank and none at either end: "4096\t131072\n" -> "4096 131072".
+std::string collapse_whitespace(std::string_view text);
+
 }  // namespace rwd::components::text

@@ -84,6 +84,17 @@ class Sandbox {
   std::string repo;
 };
 
+// The non-empty lines of a log file, which is removed (the next read starts
+// afresh).
+inline std::vector<std::string> take_lines(const std::string& path) {
+  std::vector<std::string> out;
+  std::ifstream in(path);
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty()) out.push_back(line);
+  std::filesystem::remove(path);
+  return out;
+}
+
 inline bool exists_nofollow(const std::string& p) {
   struct stat st;
   return ::lstat(p.c_str(), &st) == 0;

@@ -102,14 +102,7 @@ class MultiFixture {
   }
 
   // The lines of the service log ("stop svc-c", ...), cleared on read.
-  std::vector<std::string> take_log() const {
-    std::vector<std::string> out;
-    std::ifstream in(log);
-    for (std::string line; std::getline(in, line);)
-      if (!line.empty()) out.push_back(line);
-    std::filesystem::remove(log);
-    return out;
-  }
+  std::vector<std::string> take_log() const { return take_lines(log); }
 
   // rewind --repo --root ARGS (the configuration is found under the root).
   RunResult rw(const std::vector<std::string>& args, int timeout_seconds = 600) const {

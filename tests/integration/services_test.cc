@@ -297,8 +297,7 @@ TEST(ServicesSystemd, AnotherRootWithPlainSystemctlLeavesActivityAlone) {
   int64_t id = create_point(box);
   ASSERT_GT(id, 0);
   json show = rw_json(box, {"show", std::to_string(id)});
-  EXPECT_TRUE(show["components"][0]["details"]["units"][0]["active"].is_null())
-      << show.dump(1);
+  EXPECT_TRUE(show["components"][0]["details"]["units"][0]["active"].is_null()) << show.dump(1);
 
   ASSERT_EQ(
       rwd::testing::run({"systemctl", "--root=" + box.root, "disable", "demo.service"}, {}, 60)

@@ -157,14 +157,7 @@ class SqliteFixture {
 
   RunResult rollback(int64_t id) const { return rw({"rollback", std::to_string(id), "--yes"}); }
 
-  std::vector<std::string> take_log() const {
-    std::vector<std::string> out;
-    std::ifstream in(log);
-    for (std::string line; std::getline(in, line);)
-      if (!line.empty()) out.push_back(line);
-    std::filesystem::remove(log);
-    return out;
-  }
+  std::vector<std::string> take_log() const { return take_lines(log); }
 
   Sandbox box;
   std::string log;

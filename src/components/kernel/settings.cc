@@ -8,6 +8,7 @@
 #include <cctype>
 
 #include "components/kernel/kernel.h"
+#include "components/unified_diff.h"
 #include "config/config.h"
 
 namespace rwd::components::kernel {
@@ -184,20 +185,7 @@ Result<std::string> path_of(std::string_view key) {
   return path;
 }
 
-std::string normalize(std::string_view value) {
-  std::string out;
-  bool space = false;
-  for (char c : value) {
-    if (is_space(c)) {
-      space = !out.empty();
-      continue;
-    }
-    if (space) out += ' ';
-    space = false;
-    out += c;
-  }
-  return out;
-}
+std::string normalize(std::string_view value) { return text::collapse_whitespace(value); }
 
 std::vector<std::string_view> lines_of(std::string_view text) {
   std::vector<std::string_view> out;

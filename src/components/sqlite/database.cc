@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "components/unified_diff.h"
 #include "store/hash.h"
 
 namespace rwd::components::sqlite {
@@ -113,20 +114,6 @@ Status hash_rows(Db& db, const std::string& table, Object& obj) {
 
 // One line for a detail: the SQL of a schema object with its whitespace runs
 // folded.
-std::string one_line(const std::string& sql) {
-  std::string out;
-  bool space = false;
-  for (char c : sql) {
-    if (std::isspace(static_cast<unsigned char>(c))) {
-      space = !out.empty();
-      continue;
-    }
-    if (space) out += ' ';
-    space = false;
-    out += c;
-  }
-  return out;
-}
 
 }  // namespace
 
@@ -372,7 +359,10 @@ std::vector<Change> compare(const std::string& db, const Facts& from, const Fact
     }
     if (a.sql != b.sql)
       out.push_back(
-          Change{key, "metadata", {"schema"}, one_line(a.sql) + " -> " + one_line(b.sql)});
+          Change{key,
+                 "metadata",
+                 {"schema"},
+                 text::collapse_whitespace(a.sql) + " -> " + text::collapse_whitespace(b.sql)});
     if (!b.error.empty()) {
       out.push_back(Change{key, "damaged", {"rows"}, "cannot be read: " + b.error});
     } else if (a.rows != b.rows) {
