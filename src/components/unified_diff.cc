@@ -182,6 +182,18 @@ std::string unified_diff(std::string_view a, std::string_view b, std::string_vie
   return out;
 }
 
+std::vector<std::string_view> split(std::string_view text, char sep) {
+  std::vector<std::string_view> out;
+  size_t b = 0;
+  while (b < text.size()) {
+    size_t e = text.find(sep, b);
+    if (e == std::string_view::npos) e = text.size();
+    out.push_back(text.substr(b, e - b));
+    b = e + 1;
+  }
+  return out;
+}
+
 std::string collapse_whitespace(std::string_view text) {
   std::string out;
   bool space = false;

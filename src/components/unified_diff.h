@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace rwd::components::text {
 
@@ -24,6 +25,10 @@ bool is_text(std::string_view data);
 // still exact, only not minimal.
 std::string unified_diff(std::string_view a, std::string_view b, std::string_view label_a,
                          std::string_view label_b, size_t context = 3);
+
+// The pieces of `text` between `sep`s; a trailing `sep` ends the last piece
+// and adds no empty one ("a\nb\n" -> {"a", "b"}). Views into `text`.
+std::vector<std::string_view> split(std::string_view text, char sep);
 
 // `text` with every run of whitespace (blanks, tabs, newlines) made one
 // blank and none at either end: "4096\t131072\n" -> "4096 131072".

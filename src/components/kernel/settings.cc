@@ -187,17 +187,7 @@ Result<std::string> path_of(std::string_view key) {
 
 std::string normalize(std::string_view value) { return text::collapse_whitespace(value); }
 
-std::vector<std::string_view> lines_of(std::string_view text) {
-  std::vector<std::string_view> out;
-  size_t b = 0;
-  while (b < text.size()) {
-    size_t e = text.find('\n', b);
-    if (e == std::string_view::npos) e = text.size();
-    out.push_back(text.substr(b, e - b));
-    b = e + 1;
-  }
-  return out;
-}
+std::vector<std::string_view> lines_of(std::string_view text) { return text::split(text, '\n'); }
 
 std::vector<Module> parse_modules(std::string_view text) {
   std::vector<Module> out;

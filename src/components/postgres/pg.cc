@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <array>
 
+#include "components/unified_diff.h"
 #include "config/config.h"
 #include "io/durable.h"
 
@@ -209,13 +210,7 @@ Result<std::vector<std::string>> Client::query(const std::string& db, const std:
                  out));
   REWIND_ASSIGN_OR_RETURN(std::string text, work_.read(out));
   std::vector<std::string> fields;
-  size_t b = 0;
-  while (b < text.size()) {
-    size_t e = text.find('\0', b);
-    if (e == std::string::npos) e = text.size();
-    fields.push_back(text.substr(b, e - b));
-    b = e + 1;
-  }
+  for (std::string_view f : text::split(text, '\0')) fields.emplace_back(f);
   return fields;
 }
 
