@@ -74,6 +74,7 @@ Command verify_command();
 Command dump_command();
 Command repair_command();
 Command modify_command();
+Command forget_command();
 Command rollback_command();
 Command undo_command();
 Command recover_command();

@@ -691,20 +691,52 @@ Result<Repository::SyncReport> Repository::sync_catalog(bool full) {
   return rep;
 }
 
-Status Repository::commit_point(ChunkWriter& writer, catalog::PointRow& point,
-                                const std::vector<catalog::SnapshotRow>& snapshots) {
-  // 1. Packs durable (each finish() fsyncs, renames and fsyncs packs/).
-  REWIND_TRY(writer.flush());
-  auto packs = writer.take_finished();
-  // 2. The root record, durable.
+Result<int64_t> Repository::next_root_seq() {
   REWIND_ASSIGN_OR_RETURN(auto names, fs_.list_dir(roots_.get()));
   int64_t seq = 0;
   for (const auto& n : names)
     if (auto p = parse_root_name(n.name)) seq = std::max(seq, p->first);
   REWIND_ASSIGN_OR_RETURN(auto known_seq, catalog_->get_meta("root_seq"));
   if (known_seq) seq = std::max<int64_t>(seq, std::stoll(*known_seq));
+  return seq + 1;
+}
+
+Status Repository::forget_point(const catalog::PointRow& point) {
+  // The tombstone first, durable: from then on `repair` leaves the point out
+  // even if the catalog transaction below never happens. It keeps the
+  // point's metadata (not its snapshots), so the numbers stay accounted for.
+  REWIND_ASSIGN_OR_RETURN(int64_t seq, next_root_seq());
   RootRecord rec;
-  rec.seq = seq + 1;
+  rec.seq = seq;
+  rec.tombstone = true;
+  rec.point = point;
+  rec.point.root_seq = seq;
+  REWIND_TRY(write_root_record(rec));
+  REWIND_TRY(catalog_->begin());
+  auto body = [&]() -> Status {
+    REWIND_TRY(catalog_->set_meta("root_seq", std::to_string(seq)));
+    REWIND_ASSIGN_OR_RETURN(auto hw, catalog_->get_meta("max_point_id"));
+    int64_t high = std::max<int64_t>(point.id, hw ? std::stoll(*hw) : 0);
+    REWIND_TRY(catalog_->set_meta("max_point_id", std::to_string(high)));
+    return catalog_->delete_point(point.id);
+  };
+  Status st = body();
+  if (!st) {
+    ignore_status(catalog_->rollback(), "the original error is more useful");
+    return fail(st.error());
+  }
+  return catalog_->commit();
+}
+
+Status Repository::commit_point(ChunkWriter& writer, catalog::PointRow& point,
+                                const std::vector<catalog::SnapshotRow>& snapshots) {
+  // 1. Packs durable (each finish() fsyncs, renames and fsyncs packs/).
+  REWIND_TRY(writer.flush());
+  auto packs = writer.take_finished();
+  // 2. The root record, durable.
+  REWIND_ASSIGN_OR_RETURN(int64_t seq, next_root_seq());
+  RootRecord rec;
+  rec.seq = seq;
   rec.point = point;
   rec.point.root_seq = rec.seq;
   rec.snapshots = snapshots;

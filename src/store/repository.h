@@ -172,6 +172,11 @@ class Repository {
   Status commit_point(ChunkWriter& writer, catalog::PointRow& point,
                       const std::vector<catalog::SnapshotRow>& snapshots);
 
+  // Forgets a point: writes a tombstone root record (durable), then drops the
+  // point and its snapshots from the catalog in one transaction. The data
+  // stays until `prune`.
+  Status forget_point(const catalog::PointRow& point);
+
   // Root records, newest version per point (tombstoned points omitted unless
   // `with_tombstones`). Unreadable records are reported in `problems`.
   Result<std::vector<RootRecord>> read_root_records(std::vector<std::string>* problems,
@@ -194,6 +199,7 @@ class Repository {
   Status take_lock(const OpenOptions& opts);
   Result<io::Fd*> pack_fd(int64_t pack_id, std::string* name);
   Status write_root_record(const RootRecord& rec);
+  Result<int64_t> next_root_seq();
   Result<RootRecord> parse_root_record(const std::string& file, std::string_view data);
   Status import_pack(const std::string& name, SyncReport& rep);
 
