@@ -12,6 +12,7 @@
 
 #include "rewind/progress.h"
 #include "rewind/result.h"
+#include "rewind/retention.h"
 #include "rewind/rollback.h"
 
 namespace rwd {
@@ -49,6 +50,9 @@ struct RecoveryPointInfo {
   bool pinned = false;
   int64_t pre_id = 0;
   std::vector<ComponentInfo> components;
+  // Stored bytes of the chunks this point references and no other point
+  // does: what forgetting it alone frees once `prune` runs. Filled by list.
+  uint64_t unique = 0;
 };
 
 struct SystemOptions {
@@ -191,6 +195,16 @@ class RollbackSystem {
   // Pinned points, the pre point of a kept post point and the points of an
   // unfinished operation are refused. Returns the numbers forgotten.
   Result<std::vector<int64_t>> forget_recovery_points(const std::vector<std::string>& ids);
+  // The retention policy of the configuration ([retention], else the
+  // defaults of RetentionPolicy).
+  const RetentionPolicy& retention_policy() const;
+  // Applies `policy` (DESIGN.md, decision "Retention."): every point with the
+  // rules that keep it or why it goes; unless `dry_run`, the points to remove
+  // are forgotten (tombstoned; `prune` reclaims their data). Damaged points
+  // are reported in the notes and the policy still applies to the rest.
+  // Errors: kBusy (another writer), the error that stopped a removal (the
+  // message names the points forgotten before it).
+  Result<RetentionReport> apply_retention(const RetentionPolicy& policy, bool dry_run);
   // Resolves a number, `latest` or `latest:KIND`. kNotFound, kUsage.
   Result<int64_t> resolve(const std::string& id);
   // Differences between two points, or between a point and the live system.

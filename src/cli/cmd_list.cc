@@ -33,12 +33,18 @@ Command list_command() {
                    });
                    if (gl.out.json) {
                      json arr = json::array();
-                     for (const auto& p : *pts) arr.push_back(point_json(p));
+                     for (const auto& p : *pts) {
+                       json j = point_json(p);
+                       j["unique"] = p.unique;
+                       arr.push_back(std::move(j));
+                     }
                      print_json(arr);
                      return 0;
                    }
-                   std::printf("%5s  %-20s  %-7s  %-20s  %10s  %s\n", "ID", "TIME", "KIND", "NAME",
-                               "SIZE", "COMPONENTS");
+                   // UNIQUE: stored bytes no other point references, what
+                   // forgetting the point frees once `rewind prune` runs.
+                   std::printf("%5s  %-20s  %-7s  %-20s  %10s  %10s  %s\n", "ID", "TIME", "KIND",
+                               "NAME", "SIZE", "UNIQUE", "COMPONENTS");
                    for (const auto& p : *pts) {
                      uint64_t size = 0;
                      std::string comps;
@@ -46,10 +52,11 @@ Command list_command() {
                        size += c.size;
                        comps += (comps.empty() ? "" : ",") + c.name;
                      }
-                     std::printf("%5lld  %-20s  %-7s  %-20s  %10s  %s%s\n",
+                     std::printf("%5lld  %-20s  %-7s  %-20s  %10s  %10s  %s%s\n",
                                  static_cast<long long>(p.id), format_time(p.time_ns).c_str(),
                                  p.kind.c_str(), p.name.c_str(), human_bytes(size).c_str(),
-                                 comps.c_str(), p.pinned ? "  (pinned)" : "");
+                                 human_bytes(p.unique).c_str(), comps.c_str(),
+                                 p.pinned ? "  (pinned)" : "");
                    }
                    return 0;
                  }};

@@ -16,6 +16,8 @@
 #include <set>
 #include <sstream>
 
+#include "config/retention.h"
+
 namespace rwd::config {
 namespace {
 
@@ -415,6 +417,11 @@ class Parser {
     nlohmann::json& section = config_.sections[std::string(k)];
     if (!section.is_object()) section = nlohmann::json::object();
     const nlohmann::json value = to_json(n);
+    // [retention] is checked key by key here, where the lines are known.
+    if (k == "retention")
+      for (const auto& [key, node] : *n.as_table())
+        if (auto r = parse_retention({{std::string(key.str()), to_json(node)}}); !r)
+          return err_at(key.source(), "{}", r.error().message());
     for (const auto& item : value.items()) section[item.key()] = item.value();
     return ok();
   }

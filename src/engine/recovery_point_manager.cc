@@ -2,6 +2,7 @@
 #include "engine/recovery_point_manager.h"
 
 #include <fcntl.h>
+#include <fmt/ranges.h>
 #include <pwd.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
@@ -15,6 +16,8 @@
 #include "components/adapter.h"
 #include "components/files/files.h"
 #include "components/files/walk.h"
+#include "engine/point_usage.h"
+#include "engine/retention.h"
 #include "io/process.h"
 #include "store/manifest.h"
 
@@ -143,9 +146,9 @@ Result<std::vector<int64_t>> RecoveryPointManager::forget(const std::vector<std:
   // A post point without its pre cannot be undone the way `run` promises.
   for (const auto& p : points)
     if (p.pre_id != 0 && chosen.contains(p.pre_id) && !chosen.contains(p.id))
-      return fail(Error::invalid_state(
-          "recovery point {} is the pre point of {}: forget both, or {} first", p.pre_id, p.id,
-          p.id));
+      return fail(
+          Error::invalid_state("recovery point {} is the pre point of {}: forget both, or {} first",
+                               p.pre_id, p.id, p.id));
   std::vector<int64_t> done;
   for (const auto& p : points) {
     if (!chosen.contains(p.id)) continue;
@@ -153,6 +156,52 @@ Result<std::vector<int64_t>> RecoveryPointManager::forget(const std::vector<std:
     done.push_back(p.id);
   }
   return done;
+}
+
+Result<RetentionReport> RecoveryPointManager::apply_retention(const RetentionPolicy& policy,
+                                                              bool dry_run) {
+  REWIND_ASSIGN_OR_RETURN(auto repo, open_repo(!dry_run, "forget"));
+  REWIND_ASSIGN_OR_RETURN(auto points, repo->catalog().list_points());
+  REWIND_ASSIGN_OR_RETURN(auto usage, point_usage(*repo, points));
+  std::map<int64_t, int64_t> in_use;
+  REWIND_ASSIGN_OR_RETURN(auto unfinished, repo->catalog().unfinished_operations());
+  for (const auto& op : unfinished)
+    for (int64_t n : {op.point, op.safety})
+      if (n != 0) in_use.emplace(n, op.id);
+  std::vector<RetentionDecision> in;
+  for (const auto& p : points) {
+    RetentionDecision d;
+    d.id = p.id;
+    d.time_ns = p.time_ns;
+    d.kind = p.kind;
+    d.pinned = p.pinned;
+    d.pre_id = p.pre_id;
+    d.unique = usage[p.id].unique;
+    d.damaged = usage[p.id].damaged;
+    in.push_back(std::move(d));
+  }
+  std::optional<FileSystemSpace> space;
+  if (policy.min_free) {
+    REWIND_ASSIGN_OR_RETURN(io::FsSpace sp, fs_.statfs(repo->dirfd()));
+    space = FileSystemSpace{sp.free_bytes, sp.total_bytes};
+  }
+  RetentionReport rep = decide_retention(std::move(in), policy, in_use, space);
+  rep.dry_run = dry_run;
+  if (dry_run) return rep;
+  // Oldest first, each on its own (tombstone, then catalog): an error stops
+  // the run, since what is on disk after a failed write is not known; the
+  // points forgotten before it stay forgotten.
+  std::vector<int64_t> done;
+  for (int64_t id : rep.removed) {
+    auto row = std::find_if(points.begin(), points.end(), [&](auto& p) { return p.id == id; });
+    if (Status st = repo->forget_point(*row); !st)
+      return fail(
+          Error(st.error().code(),
+                fmt::format("forgetting recovery point {} failed ({} forgotten before: {}): {}", id,
+                            done.size(), fmt::join(done, ", "), st.error().message())));
+    done.push_back(id);
+  }
+  return rep;
 }
 
 Result<std::vector<components::ComponentSpec>> RecoveryPointManager::specs_for(
@@ -317,10 +366,12 @@ Status RecoveryPointManager::refuse_unfinished(store::Repository& repo) {
 Result<std::vector<RecoveryPointInfo>> RecoveryPointManager::list() {
   REWIND_ASSIGN_OR_RETURN(auto repo, open_repo(false, ""));
   REWIND_ASSIGN_OR_RETURN(auto points, repo->catalog().list_points());
+  REWIND_ASSIGN_OR_RETURN(auto usage, point_usage(*repo, points));
   std::vector<RecoveryPointInfo> out;
   for (const auto& p : points) {
     REWIND_ASSIGN_OR_RETURN(auto snaps, repo->catalog().snapshots(p.id));
     out.push_back(to_info(p, snaps));
+    out.back().unique = usage[p.id].unique;
   }
   return out;
 }

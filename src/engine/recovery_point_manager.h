@@ -11,6 +11,7 @@
 #include "components/adapter.h"
 #include "components/services/manager.h"
 #include "io/fs.h"
+#include "rewind/retention.h"
 #include "rewind/rollback_system.h"
 #include "store/repository.h"
 
@@ -47,6 +48,10 @@ class RecoveryPointManager {
   // Forgets the points `ids` (all resolved and checked before the first is
   // removed); returns their numbers. The data stays until prune.
   Result<std::vector<int64_t>> forget(const std::vector<std::string>& ids);
+  // Applies a retention policy (engine/retention.h): decides for every point,
+  // then, unless `dry_run`, forgets those to remove, oldest first. A damaged
+  // point is reported (report.notes) and the policy still applies.
+  Result<RetentionReport> apply_retention(const RetentionPolicy& policy, bool dry_run);
   const SystemOptions& options() const { return opts_; }
   const Environment& environment() const { return env_; }
 

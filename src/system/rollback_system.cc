@@ -4,6 +4,7 @@
 #include "components/adapter.h"
 #include "components/services/manager.h"
 #include "config/config.h"
+#include "config/retention.h"
 #include "engine/recovery_point_manager.h"
 #include "engine/rollback_engine.h"
 #include "io/fs.h"
@@ -24,6 +25,7 @@ struct Loaded {
   std::vector<ConfiguredComponent> configured;
   std::vector<std::string> files;
   int compression = 3;
+  RetentionPolicy retention;
 };
 
 Result<Loaded> load(io::Fs& fs, const SystemOptions& in) {
@@ -36,6 +38,9 @@ Result<Loaded> load(io::Fs& fs, const SystemOptions& in) {
   if (cfg) {
     l.files = cfg->files;
     l.compression = cfg->repository.compression_level;
+    // Each file's [retention] was checked as it loaded; the merged table is too.
+    REWIND_ASSIGN_OR_RETURN(l.retention, config::parse_retention(cfg->sections.value(
+                                             "retention", nlohmann::json::object())));
     if (l.options.repository.empty() && !cfg->repository.path.empty())
       l.options.repository = under_root(in.system_root, cfg->repository.path);
     for (const auto& c : cfg->components) {
@@ -83,10 +88,12 @@ Result<Loaded> load(io::Fs& fs, const SystemOptions& in) {
 
 struct RollbackSystem::Impl {
   Impl(io::Fs& fs, Loaded l)
-      : configured(std::move(l.configured)),
+      : retention(l.retention),
+        configured(std::move(l.configured)),
         files(std::move(l.files)),
         manager(fs, std::move(l.options), std::move(l.env)),
         engine(fs, manager) {}
+  RetentionPolicy retention;
   std::vector<ConfiguredComponent> configured;
   std::vector<std::string> files;
   engine::RecoveryPointManager manager;
@@ -157,6 +164,11 @@ Status RollbackSystem::modify_recovery_point(const std::string& id, const PointC
 Result<std::vector<int64_t>> RollbackSystem::forget_recovery_points(
     const std::vector<std::string>& ids) {
   return impl_->manager.forget(ids);
+}
+const RetentionPolicy& RollbackSystem::retention_policy() const { return impl_->retention; }
+Result<RetentionReport> RollbackSystem::apply_retention(const RetentionPolicy& policy,
+                                                        bool dry_run) {
+  return impl_->manager.apply_retention(policy, dry_run);
 }
 Result<int64_t> RollbackSystem::resolve(const std::string& id) {
   return impl_->manager.resolve(id);
