@@ -152,7 +152,9 @@ Command forget_command() {
       [o, f](const Globals& gl) {
         const bool by_policy = f->any() || o->dry_run;
         if (by_policy && !o->paths.empty())
-          return report_error(gl, Error::usage("give point IDs or a retention policy, not both"));
+          return report_error(
+              gl, Error::usage("give point IDs or a retention policy (--policy, --dry-run, "
+                               "--keep-*, --max-per-kind, --min-free), not both"));
         if (!by_policy && o->paths.empty())
           return report_error(
               gl, Error::usage("nothing to forget: give point IDs, or --policy (try --dry-run "

@@ -43,32 +43,33 @@ RetentionDecision point(int64_t id, int64_t time_ns, std::string kind, bool pinn
 
 // The catalog: two years of points of every kind, with a pinned point, two
 // pre/post pairs and a lone pre point, two points in one hour, one day with
-// several points, and the ISO week that spans New Year (2025-12-29 and
-// 2026-01-01 are both in 2026-W01). The newest is 22.
+// several points, and the ISO week that spans New Year (2024-12-30 and
+// 2025-01-01 are both in 2025-W01). The newest is 22. All in the past:
+// restic's keep-within passes over points later than the clock.
 std::vector<RetentionDecision> catalog() {
   return {
-      point(1, at(2025, 1, 1, 9, 0), "single"),
-      point(2, at(2025, 1, 1, 18, 0), "single"),
-      point(3, at(2025, 3, 15, 12, 0), "timeline"),
-      point(4, at(2025, 6, 30, 23, 30), "single", /*pinned=*/true),
-      point(5, at(2025, 7, 1, 0, 30), "auto"),
-      point(6, at(2025, 12, 29, 10, 0), "single"),
-      point(7, at(2026, 1, 1, 10, 0), "single"),
-      point(8, at(2026, 2, 10, 8, 0), "pre"),
-      point(9, at(2026, 2, 10, 8, 20), "post", false, 8),
-      point(10, at(2026, 5, 5, 12, 0), "safety"),
-      point(11, at(2026, 9, 1, 6, 0), "timeline"),
-      point(12, at(2026, 11, 20, 10, 0), "pre"),
-      point(13, at(2026, 11, 20, 10, 30), "post", false, 12),
-      point(14, at(2026, 11, 24, 8, 0), "auto"),
-      point(15, at(2026, 11, 24, 8, 40), "auto"),
-      point(16, at(2026, 11, 24, 9, 10), "auto"),
-      point(17, at(2026, 11, 24, 20, 0), "single"),
-      point(18, at(2026, 11, 25, 1, 0), "timeline"),
-      point(19, at(2026, 11, 25, 6, 0), "pre"),  // its run has no post point yet
-      point(20, at(2026, 11, 25, 7, 0), "safety"),
-      point(21, at(2026, 11, 25, 8, 0), "timeline"),
-      point(22, at(2026, 11, 25, 9, 0), "single"),
+      point(1, at(2024, 1, 1, 9, 0), "single"),
+      point(2, at(2024, 1, 1, 18, 0), "single"),
+      point(3, at(2024, 3, 15, 12, 0), "timeline"),
+      point(4, at(2024, 6, 27, 23, 30), "single", /*pinned=*/true),
+      point(5, at(2024, 6, 28, 0, 30), "auto"),
+      point(6, at(2024, 12, 30, 10, 0), "single"),
+      point(7, at(2025, 1, 1, 10, 0), "single"),
+      point(8, at(2025, 2, 10, 8, 0), "pre"),
+      point(9, at(2025, 2, 10, 8, 20), "post", false, 8),
+      point(10, at(2025, 5, 5, 12, 0), "safety"),
+      point(11, at(2025, 9, 1, 6, 0), "timeline"),
+      point(12, at(2025, 11, 20, 10, 0), "pre"),
+      point(13, at(2025, 11, 20, 10, 30), "post", false, 12),
+      point(14, at(2025, 11, 24, 8, 0), "auto"),
+      point(15, at(2025, 11, 24, 8, 40), "auto"),
+      point(16, at(2025, 11, 24, 9, 10), "auto"),
+      point(17, at(2025, 11, 24, 20, 0), "single"),
+      point(18, at(2025, 11, 25, 1, 0), "timeline"),
+      point(19, at(2025, 11, 25, 6, 0), "pre"),  // its run has no post point yet
+      point(20, at(2025, 11, 25, 7, 0), "safety"),
+      point(21, at(2025, 11, 25, 8, 0), "timeline"),
+      point(22, at(2025, 11, 25, 9, 0), "single"),
   };
 }
 
@@ -113,23 +114,23 @@ TEST(Retention, SyntheticCatalogKeepsExactlyWhatTheTableSays) {
   const std::vector<Row> table = {
       {"nothing: pinned and the newest", nothing(), {4, 22}},
       {"keep_last 3", with([](auto& p) { p.keep_last = 3; }), {4, 20, 21, 22}},
-      // Strictly after 2026-11-24 09:00: 16 (09:10) is in, 15 (08:40) not.
+      // Strictly after 2025-11-24 09:00: 16 (09:10) is in, 15 (08:40) not.
       {"keep_within 24h",
        with([&](auto& p) { p.keep_within_ns = 24 * kHour; }),
        {4, 16, 17, 18, 19, 20, 21, 22}},
-      // 14 and 15 share 2026-11-24T08: 15, the newer, is that hour's.
+      // 14 and 15 share 2025-11-24T08: 15, the newer, is that hour's.
       {"keep_hourly 8",
        with([](auto& p) { p.keep_hourly = 8; }),
        {4, 15, 16, 17, 18, 19, 20, 21, 22}},
       // 13 (a post) brings its pre 12.
       {"keep_daily 3", with([](auto& p) { p.keep_daily = 3; }), {4, 12, 13, 17, 22}},
-      // ISO weeks: 6 (2025-12-29) and 7 (2026-01-01) are both 2026-W01, 4
-      // and 5 both 2025-W27.
+      // ISO weeks: 6 (2024-12-30) and 7 (2025-01-01) are both 2025-W01, 4
+      // and 5 both 2024-W26, 14 to 22 all 2025-W48.
       {"keep_weekly 9",
        with([](auto& p) { p.keep_weekly = 9; }),
        {2, 3, 4, 5, 7, 8, 9, 10, 11, 12, 13, 22}},
       {"keep_monthly 4", with([](auto& p) { p.keep_monthly = 4; }), {4, 8, 9, 10, 11, 22}},
-      // 6 (2025-12-29) is 2025's newest, whatever its ISO week.
+      // 6 (2024-12-30) is 2024's newest, whatever its ISO week.
       {"keep_yearly 3", with([](auto& p) { p.keep_yearly = 3; }), {4, 6, 22}},
       // The defaults: last 10 (13..22) with within 24h (16..22); no kind
       // reaches 5; 12 as the pre of 13.
@@ -166,9 +167,9 @@ TEST(Retention, ReasonsNameTheRulesThatKeepOrRemove) {
   p.max_per_kind = 2;
   p.keep_daily = 2;
   RetentionReport r = decide_retention(catalog(), p, {}, std::nullopt);
-  EXPECT_THAT(of(r, 22).reasons, ::testing::ElementsAre("within 1d", "last 1", "daily 2026-11-25",
+  EXPECT_THAT(of(r, 22).reasons, ::testing::ElementsAre("within 1d", "last 1", "daily 2025-11-25",
                                                         "newest that verifies"));
-  EXPECT_THAT(of(r, 17).reasons, ::testing::ElementsAre("within 1d", "last 6", "daily 2026-11-24"));
+  EXPECT_THAT(of(r, 17).reasons, ::testing::ElementsAre("within 1d", "last 6", "daily 2025-11-24"));
   EXPECT_THAT(of(r, 14).reasons, ::testing::ElementsAre("max_per_kind: more than 2 auto kept"));
   EXPECT_THAT(of(r, 12).reasons, ::testing::ElementsAre("pre of kept 13"));
   EXPECT_THAT(of(r, 4).reasons, ::testing::ElementsAre("pinned"));
@@ -374,15 +375,15 @@ TEST(Retention, KeepRulesAgreeWithRestic014) {
   for (const auto& p : catalog()) times.push_back(p.time_ns);
   const uint64_t seed = 6;
   std::mt19937_64 rng(seed);
-  const int64_t start = at(2025, 1, 1, 0, 0);
-  const int64_t span = at(2026, 12, 31, 0, 0) - start;
-  // Mostly spread over two years, some bunched in the last days (hours and
-  // days with several points).
-  for (int i = 0; i < 24; ++i) {
-    int64_t t =
-        i < 16 ? start + static_cast<int64_t>(rng() % (span / 1'000'000'000)) * 1'000'000'000
-               : at(2026, 12, 28, 0, 0) + static_cast<int64_t>(rng() % (3 * 86400)) * 1'000'000'000;
-    times.push_back(t);
+  const int64_t start = at(2024, 1, 1, 0, 0);
+  const int64_t span_s = (at(2025, 11, 20, 0, 0) - start) / 1'000'000'000;
+  // Mostly spread over the two years, some bunched in the days after the
+  // catalog's newest (hours and days with several points).
+  for (int i = 0; i < 14; ++i) {
+    const int64_t s = i < 8 ? static_cast<int64_t>(rng() % span_s)
+                            : static_cast<int64_t>(rng() % (3 * 86400)) +
+                                  (at(2025, 11, 26, 0, 0) - start) / 1'000'000'000;
+    times.push_back(start + s * 1'000'000'000);
   }
   std::sort(times.begin(), times.end());
   times.erase(std::unique(times.begin(), times.end()), times.end());
