@@ -187,6 +187,8 @@ class RollbackSystem {
   Result<std::vector<RecoveryPointInfo>> list_recovery_points();
   Result<RecoveryPointInfo> get_recovery_point(const std::string& id);
   Status modify_recovery_point(const std::string& id, const PointChanges& changes);
+  // Removes one recovery point (its data stays until prune). kNotFound.
+  Status forget_recovery_point(const std::string& id);
   // Resolves a number, `latest` or `latest:KIND`. kNotFound, kUsage.
   Result<int64_t> resolve(const std::string& id);
   // Differences between two points, or between a point and the live system.

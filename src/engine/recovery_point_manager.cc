@@ -116,6 +116,12 @@ Status RecoveryPointManager::modify(const std::string& id, const PointChanges& c
   return repo->commit_point(writer, *p, snaps);
 }
 
+Status RecoveryPointManager::forget(const std::string& id) {
+  REWIND_ASSIGN_OR_RETURN(auto repo, open_repo(true, "forget"));
+  REWIND_ASSIGN_OR_RETURN(int64_t n, resolve_in(*repo, id));
+  return repo->forget_point(n);
+}
+
 Result<std::vector<components::ComponentSpec>> RecoveryPointManager::specs_for(
     const CreateOptions& req) const {
   std::vector<components::ComponentSpec> specs;

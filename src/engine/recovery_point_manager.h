@@ -44,6 +44,8 @@ class RecoveryPointManager {
   Status dump(const std::string& id, const std::string& path, int out_fd);
   Result<RepairReport> repair(ProgressObserver& obs);
   Status modify(const std::string& id, const PointChanges& changes);
+  // Removes one recovery point (a tombstone root record; prune frees its data).
+  Status forget(const std::string& id);
   const SystemOptions& options() const { return opts_; }
   const Environment& environment() const { return env_; }
 

@@ -691,20 +691,24 @@ Result<Repository::SyncReport> Repository::sync_catalog(bool full) {
   return rep;
 }
 
-Status Repository::commit_point(ChunkWriter& writer, catalog::PointRow& point,
-                                const std::vector<catalog::SnapshotRow>& snapshots) {
-  // 1. Packs durable (each finish() fsyncs, renames and fsyncs packs/).
-  REWIND_TRY(writer.flush());
-  auto packs = writer.take_finished();
-  // 2. The root record, durable.
+Result<int64_t> Repository::next_root_seq() {
   REWIND_ASSIGN_OR_RETURN(auto names, fs_.list_dir(roots_.get()));
   int64_t seq = 0;
   for (const auto& n : names)
     if (auto p = parse_root_name(n.name)) seq = std::max(seq, p->first);
   REWIND_ASSIGN_OR_RETURN(auto known_seq, catalog_->get_meta("root_seq"));
   if (known_seq) seq = std::max<int64_t>(seq, std::stoll(*known_seq));
+  return seq + 1;
+}
+
+Status Repository::commit_point(ChunkWriter& writer, catalog::PointRow& point,
+                                const std::vector<catalog::SnapshotRow>& snapshots) {
+  // 1. Packs durable (each finish() fsyncs, renames and fsyncs packs/).
+  REWIND_TRY(writer.flush());
+  auto packs = writer.take_finished();
+  // 2. The root record, durable.
   RootRecord rec;
-  rec.seq = seq + 1;
+  REWIND_ASSIGN_OR_RETURN(rec.seq, next_root_seq());
   rec.point = point;
   rec.point.root_seq = rec.seq;
   rec.snapshots = snapshots;
@@ -731,6 +735,30 @@ Status Repository::commit_point(ChunkWriter& writer, catalog::PointRow& point,
   index_loaded_ = false;
   index_.clear();
   return ok();
+}
+
+Status Repository::forget_point(int64_t id) {
+  REWIND_ASSIGN_OR_RETURN(auto p, catalog_->get_point(id));
+  if (!p) return fail(Error::not_found("recovery point {} does not exist", id));
+  REWIND_ASSIGN_OR_RETURN(auto snaps, catalog_->snapshots(id));
+  RootRecord rec;
+  REWIND_ASSIGN_OR_RETURN(rec.seq, next_root_seq());
+  rec.tombstone = true;
+  rec.point = *p;
+  rec.point.root_seq = rec.seq;
+  rec.snapshots = snaps;
+  REWIND_TRY(write_root_record(rec));
+  REWIND_TRY(catalog_->begin());
+  auto body = [&]() -> Status {
+    REWIND_TRY(catalog_->set_meta("root_seq", std::to_string(rec.seq)));
+    return catalog_->delete_point(id);
+  };
+  Status st = body();
+  if (!st) {
+    ignore_status(catalog_->rollback(), "the original error is more useful");
+    return fail(st.error());
+  }
+  return catalog_->commit();
 }
 
 }  // namespace rwd::store
