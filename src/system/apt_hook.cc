@@ -6,9 +6,9 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
-#include <algorithm>
 #include <map>
 #include <optional>
 
@@ -141,9 +141,7 @@ bool runs(const ProcInfo& p, const std::string& name) {
   return false;
 }
 
-bool is_shell(const ProcInfo& p) {
-  return p.comm == "sh" || p.comm == "dash" || p.comm == "bash";
-}
+bool is_shell(const ProcInfo& p) { return p.comm == "sh" || p.comm == "dash" || p.comm == "bash"; }
 
 struct Session {
   std::string key;    // "pid:start"
@@ -325,13 +323,15 @@ Result<AptHookInfo> parse_apt_hook_info(std::string_view input) {
     if (lines[i].empty()) continue;
     auto f = text::split(lines[i], ' ');
     if (f.size() < want)
-      return fail(Error::corrupted_data("apt's hook input: package line \"{}\" has {} fields, not {}",
-                                        std::string(lines[i]), f.size(), want));
+      return fail(
+          Error::corrupted_data("apt's hook input: package line \"{}\" has {} fields, not {}",
+                                std::string(lines[i]), f.size(), want));
     AptPackageChange c;
     c.name = std::string(f[0]);
     // The action is a .deb's file name and may hold blanks: the rest of the line.
     std::string last;
-    for (size_t k = want - 1; k < f.size(); ++k) last += (last.empty() ? "" : " ") + std::string(f[k]);
+    for (size_t k = want - 1; k < f.size(); ++k)
+      last += (last.empty() ? "" : " ") + std::string(f[k]);
     std::string_view old_v = f[1], dir, new_v;
     if (info.version == 3) {
       c.arch = f[2] == "-" ? std::string(f[6]) : std::string(f[2]);
@@ -367,8 +367,7 @@ Result<HookSettings> parse_hook_settings(const json& section) {
   HookSettings hs;
   if (section.is_null()) return hs;
   auto strings = [](const json& v, const char* key) -> Result<std::vector<std::string>> {
-    if (!v.is_array())
-      return fail(Error::usage("[hooks] {} must be an array of strings", key));
+    if (!v.is_array()) return fail(Error::usage("[hooks] {} must be an array of strings", key));
     std::vector<std::string> out;
     for (const auto& e : v) {
       if (!e.is_string()) return fail(Error::usage("[hooks] {} must be an array of strings", key));
@@ -378,7 +377,8 @@ Result<HookSettings> parse_hook_settings(const json& section) {
   };
   for (const auto& [k, v] : section.items()) {
     if (k == "apt_refuse_on_error") {
-      if (!v.is_boolean()) return fail(Error::usage("[hooks] apt_refuse_on_error must be true or false"));
+      if (!v.is_boolean())
+        return fail(Error::usage("[hooks] apt_refuse_on_error must be true or false"));
       hs.apt_refuse_on_error = v.get<bool>();
     } else if (k == "apt_coalesce") {
       REWIND_ASSIGN_OR_RETURN(hs.apt_coalesce, strings(v, "apt_coalesce"));
@@ -434,17 +434,19 @@ AptHookOutcome run_apt_hook(io::Fs& fs, const AptHookOptions& o) {
     if (cfg && *cfg && (*cfg)->sections.contains("hooks")) {
       auto parsed = parse_hook_settings((*cfg)->sections["hooks"]);
       if (!parsed)
-        return finish("failed", fmt::format("{}; nothing recorded", parsed.error().message()), true);
+        return finish("failed", fmt::format("{}; nothing recorded", parsed.error().message()),
+                      true);
       hs = std::move(*parsed);
     }
     refuse = hs.apt_refuse_on_error;
   }
   auto failed = [&](const std::string& msg) {
     out.refuse = refuse;
-    return finish("failed",
-                  msg + (refuse ? " ([hooks] apt_refuse_on_error: apt stops)"
-                                : " (apt goes on; [hooks] apt_refuse_on_error = true would stop it)"),
-                  true);
+    return finish(
+        "failed",
+        msg + (refuse ? " ([hooks] apt_refuse_on_error: apt stops)"
+                      : " (apt goes on; [hooks] apt_refuse_on_error = true would stop it)"),
+        true);
   };
 
   Session session = identify(fs, root, hs);
@@ -487,9 +489,10 @@ AptHookOutcome run_apt_hook(io::Fs& fs, const AptHookOptions& o) {
       out.pre = made->id;
       State st{session.key, session.label, session.coalesce, made->id, 0};
       if (Status saved = save_state(fs, root, st); !saved)
-        log.warn(fmt::format("cannot record the apt session in {}{}: {}; its post point will not "
-                             "be linked",
-                             root == "/" ? "" : root, kStateDir, saved.error().message()));
+        log.warn(
+            fmt::format("cannot record the apt session in {}{}: {}; its post point will not "
+                        "be linked",
+                        root == "/" ? "" : root, kStateDir, saved.error().message()));
       return finish("created", fmt::format("recovery point {} (pre) before dpkg runs, for {}",
                                            made->id, session.label));
     }
@@ -505,8 +508,8 @@ AptHookOutcome run_apt_hook(io::Fs& fs, const AptHookOptions& o) {
         return busy_or_failed(point.error(), fmt::format("reading pre point {}", state->pre));
       std::string d = point->description;
       if (!d.empty() && d.back() != '\n') d += '\n';
-      d += "apt: " + (info.command_line.empty() ? std::string("(no command line)")
-                                                : info.command_line) +
+      d += "apt: " +
+           (info.command_line.empty() ? std::string("(no command line)") : info.command_line) +
            "\n";
       size_t n = 0;
       for (const auto& c : info.changes) {
@@ -519,11 +522,10 @@ AptHookOutcome run_apt_hook(io::Fs& fs, const AptHookOptions& o) {
       PointChanges ch;
       ch.description = d;
       if (Status st = (*sys)->modify_recovery_point(std::to_string(state->pre), ch); !st)
-        return busy_or_failed(st.error(), fmt::format("recording the package changes in point {}",
-                                                      state->pre));
+        return busy_or_failed(st.error(),
+                              fmt::format("recording the package changes in point {}", state->pre));
       return finish("annotated", fmt::format("recovery point {}: {} package change(s) of \"{}\"",
-                                             state->pre, info.changes.size(),
-                                             info.command_line));
+                                             state->pre, info.changes.size(), info.command_line));
     }
     case AptHookStage::kPost: {
       if (!same)
@@ -549,13 +551,14 @@ AptHookOutcome run_apt_hook(io::Fs& fs, const AptHookOptions& o) {
       } else {
         clear_state(fs, root);
       }
-      return finish("created",
-                    fmt::format("recovery point {} (post) after dpkg ran, linked to pre point {}{}",
-                                made->id, state->pre,
-                                out.forgotten ? fmt::format(" (replaces post point {} of an earlier "
-                                                            "step of {})",
-                                                            out.forgotten, session.label)
-                                              : std::string()));
+      return finish(
+          "created",
+          fmt::format("recovery point {} (post) after dpkg ran, linked to pre point {}{}", made->id,
+                      state->pre,
+                      out.forgotten ? fmt::format(" (replaces post point {} of an earlier "
+                                                  "step of {})",
+                                                  out.forgotten, session.label)
+                                    : std::string()));
     }
   }
   return out;

@@ -63,8 +63,8 @@ TEST(AptHookInfo, Version2HasNoArchitectures) {
 }
 
 TEST(AptHookInfo, CommandLineIsPercentDecoded) {
-  auto info = parse_apt_hook_info(
-      "VERSION 3\nCommandLine::AsString=apt-get install -o Foo%3d1 x\n\n");
+  auto info =
+      parse_apt_hook_info("VERSION 3\nCommandLine::AsString=apt-get install -o Foo%3d1 x\n\n");
   ASSERT_TRUE(info);
   EXPECT_EQ(info->command_line, "apt-get install -o Foo=1 x");
   EXPECT_TRUE(info->changes.empty());
@@ -90,9 +90,10 @@ TEST(HookSettings, DefaultsAndKeys) {
   EXPECT_FALSE(d->apt_refuse_on_error);
   EXPECT_EQ(d->apt_coalesce, (std::vector<std::string>{"unattended-upgrade"}));
   EXPECT_TRUE(d->apt_components.empty());
-  auto s = parse_hook_settings(nlohmann::json{{"apt_refuse_on_error", true},
-                                              {"apt_coalesce", {"unattended-upgrade", "my-updater"}},
-                                              {"apt_components", {"packages"}}});
+  auto s =
+      parse_hook_settings(nlohmann::json{{"apt_refuse_on_error", true},
+                                         {"apt_coalesce", {"unattended-upgrade", "my-updater"}},
+                                         {"apt_components", {"packages"}}});
   ASSERT_TRUE(s) << s.error().message();
   EXPECT_TRUE(s->apt_refuse_on_error);
   EXPECT_EQ(s->apt_coalesce.size(), 2u);

@@ -38,9 +38,9 @@ namespace rwd::itest {
 namespace {
 
 using nlohmann::json;
-using ::testing::HasSubstr;
 using rwd::testing::read_file;
 using rwd::testing::write_file;
+using ::testing::HasSubstr;
 
 // Runs `script` (sh) inside the tree, in new mount and PID namespaces with
 // the tree's /proc mounted; `outside` runs first, outside the chroot but in
@@ -49,18 +49,18 @@ RunResult in_tree(const std::string& root, const std::string& script,
                   const std::string& outside = "", int timeout = 900) {
   const std::string inner = outside + (outside.empty() ? "" : " && ") + "exec chroot '" + root +
                             "' /bin/sh -c '" + script + "'";
-  return rwd::testing::run({"unshare", "--mount", "--pid", "--fork", "--mount-proc=" + root + "/proc",
-                            "sh", "-c", inner},
-                           {{"DEBIAN_FRONTEND", "noninteractive"}, {"PATH", "/usr/sbin:/usr/bin:/sbin:/bin"}},
-                           timeout);
+  return rwd::testing::run(
+      {"unshare", "--mount", "--pid", "--fork", "--mount-proc=" + root + "/proc", "sh", "-c",
+       inner},
+      {{"DEBIAN_FRONTEND", "noninteractive"}, {"PATH", "/usr/sbin:/usr/bin:/sbin:/bin"}}, timeout);
 }
 
 // rewind from the build, installed into the tree as a package would
 // install it, plus the shared libraries the tree lacks.
 void install_rewind(const std::string& root) {
-  RunResult r = rwd::testing::run(
-      {REWIND_CMAKE_COMMAND, "--install", REWIND_BUILD_DIR, "--prefix", "/usr"}, {{"DESTDIR", root}},
-      600);
+  RunResult r =
+      rwd::testing::run({REWIND_CMAKE_COMMAND, "--install", REWIND_BUILD_DIR, "--prefix", "/usr"},
+                        {{"DESTDIR", root}}, 600);
   ASSERT_EQ(r.exit_code, 0) << describe(r);
   ASSERT_TRUE(std::filesystem::exists(root + "/usr/bin/rewind"));
   ASSERT_TRUE(std::filesystem::exists(root + "/etc/apt/apt.conf.d/99rewind"));
@@ -160,8 +160,7 @@ TEST_F(AptHook, AptGetInstallMakesALinkedPairWithThePackageChanges) {
 
   // The pre point has no hello, the post point has it.
   RunResult d = in_tree(root, "rewind --json diff " + std::to_string(pre["id"].get<int64_t>()) +
-                                  " " + std::to_string(post["id"].get<int64_t>()) +
-                                  " -c packages");
+                                  " " + std::to_string(post["id"].get<int64_t>()) + " -c packages");
   ASSERT_EQ(d.exit_code, 0) << describe(d);
   bool hello = false;
   for (const auto& c : json::parse(d.out)["changes"])
@@ -204,8 +203,7 @@ TEST_F(AptHook, OneUnattendedUpgradesRunIsOnePair) {
   EXPECT_TRUE(std::regex_search(desc, std::regex(R"(\nremove hello:\w+ \S+ -> -\n)"))) << desc;
   // The post point is the state after the last step: figlet, no hello.
   RunResult d = in_tree(root, "rewind --json diff " + std::to_string(pre["id"].get<int64_t>()) +
-                                  " " + std::to_string(post["id"].get<int64_t>()) +
-                                  " -c packages");
+                                  " " + std::to_string(post["id"].get<int64_t>()) + " -c packages");
   ASSERT_EQ(d.exit_code, 0) << describe(d);
   std::set<std::string> changed;
   for (const auto& c : json::parse(d.out)["changes"])
@@ -238,8 +236,8 @@ TEST_F(AptHook, APruneHoldingTheLockNeverBlocksApt) {
 TEST_F(AptHook, AnUnwritableRepositoryIsLoggedAndAptGoesOnUnlessTheConfigurationRefuses) {
   if (IsSkipped() || HasFatalFailure()) return;
   const std::string repo = root + "/var/lib/rewind";
-  const std::string ro = "mount --bind '" + repo + "' '" + repo + "' && mount -o remount,bind,ro '" +
-                         repo + "' '" + repo + "'";
+  const std::string ro = "mount --bind '" + repo + "' '" + repo +
+                         "' && mount -o remount,bind,ro '" + repo + "' '" + repo + "'";
   RunResult r = in_tree(root, "apt-get install -y hello", ro);
   ASSERT_EQ(r.exit_code, 0) << describe(r);
   EXPECT_TRUE(installed("hello"));

@@ -55,7 +55,8 @@ inline void make_tree(const std::string& dir) {
   ASSERT_EQ(r.exit_code, 0) << describe(r);
 }
 
-inline RunResult in_chroot(const std::string& root, std::vector<std::string> argv, int timeout = 600) {
+inline RunResult in_chroot(const std::string& root, std::vector<std::string> argv,
+                           int timeout = 600) {
   argv.insert(argv.begin(), {"chroot", root});
   return rwd::testing::run(argv, {{"DEBIAN_FRONTEND", "noninteractive"}}, timeout);
 }

@@ -27,9 +27,9 @@ namespace rwd::itest {
 namespace {
 
 using nlohmann::json;
-using ::testing::HasSubstr;
 using rwd::testing::read_file;
 using rwd::testing::write_file;
+using ::testing::HasSubstr;
 
 std::string protocol(const std::string& command_line, const std::string& packages) {
   return "VERSION 3\nAPT::Architecture=amd64\nCommandLine::AsString=" + command_line + "\n\n" +
@@ -46,8 +46,8 @@ class AptHookCli : public ::testing::Test {
                "paths = [\"/etc\"]\n");
     // The stand-in for apt: the three stages in apt's order; the
     // protocol text for apt-pkgs is the file named by its first argument.
-    const std::string rw = rwd::testing::rewind_binary() + " --repo " + box.repo + " --root " +
-                           box.root;
+    const std::string rw =
+        rwd::testing::rewind_binary() + " --repo " + box.repo + " --root " + box.root;
     apt = box.dir.sub("bin/apt-get");
     write_file(apt, "#!/bin/sh\n" + rw + " hook apt-pre || exit 1\n" + rw +
                         " hook apt-pkgs <\"$1\" || exit 1\n"
@@ -91,7 +91,8 @@ TEST_F(AptHookCli, OneAptRunMakesALinkedPairWithTheChanges) {
   EXPECT_EQ(p[0]["cause"], "update");
   EXPECT_EQ(p[0]["name"], "apt");
   EXPECT_EQ(p[0]["tags"], json::array({"apt"}));
-  EXPECT_EQ(p[0]["description"], "apt: apt-get install -y hello\ninstall hello:amd64 - -> 2.10-3\n");
+  EXPECT_EQ(p[0]["description"],
+            "apt: apt-get install -y hello\ninstall hello:amd64 - -> 2.10-3\n");
   EXPECT_EQ(p[1]["kind"], "post");
   EXPECT_EQ(p[1]["pre_id"], p[0]["id"]);
   // The pre point has the state before dpkg ran, the post point after.
@@ -116,9 +117,10 @@ TEST_F(AptHookCli, OneUnattendedUpgradesRunIsOnePairEndingInTheLastState) {
   std::string script = "#!/bin/sh\nset -e\n";
   for (int i = 1; i <= 3; ++i) {
     const std::string info = box.dir.sub("uu." + std::to_string(i));
-    write_file(info, protocol("unattended-upgrade step " + std::to_string(i),
-                              "pkg" + std::to_string(i) +
-                                  " 1.0 amd64 same < 1.1 amd64 same /var/cache/apt/archives/p.deb\n"));
+    write_file(info,
+               protocol("unattended-upgrade step " + std::to_string(i),
+                        "pkg" + std::to_string(i) +
+                            " 1.0 amd64 same < 1.1 amd64 same /var/cache/apt/archives/p.deb\n"));
     script += apt + " " + info + " step" + std::to_string(i) + "\n";
   }
   const std::string uu = box.dir.sub("bin/unattended-upgrade");
@@ -218,9 +220,11 @@ TEST_F(AptHookCli, ABadProtocolIsLoggedAndTheJsonSaysWhatHappened) {
   json k = json::parse(ok.out);
   EXPECT_EQ(k["action"], "annotated");
   ASSERT_EQ(k["changes"].size(), 1u);
-  EXPECT_EQ(k["changes"][0],
-            (json{{"name", "y"}, {"arch", "amd64"}, {"old_version", nullptr}, {"new_version", "1"},
-                  {"action", "install"}}));
+  EXPECT_EQ(k["changes"][0], (json{{"name", "y"},
+                                   {"arch", "amd64"},
+                                   {"old_version", nullptr},
+                                   {"new_version", "1"},
+                                   {"action", "install"}}));
   RunResult post = box.rw({"--json", "hook", "apt-post"});
   ASSERT_EQ(post.exit_code, 0) << describe(post);
   EXPECT_EQ(json::parse(post.out)["post_id"], 2);

@@ -21,9 +21,9 @@
 namespace rwd::itest {
 namespace {
 
-using ::testing::HasSubstr;
 using rwd::testing::read_file;
 using rwd::testing::write_file;
+using ::testing::HasSubstr;
 
 // A classic POSIX write lock on a whole file, as apt and dpkg take them.
 class PosixLock {
@@ -59,7 +59,8 @@ class DpkgLockFixture {
     std::filesystem::create_directories(dpkg + "/updates");
     std::filesystem::create_directories(dpkg + "/info");
     std::filesystem::create_directories(dpkg + "/triggers");
-    const std::string stop = "dpkg --root=" + box.root + " --clear-avail >" + out + " 2>&1; echo $? >" + rc;
+    const std::string stop =
+        "dpkg --root=" + box.root + " --clear-avail >" + out + " 2>&1; echo $? >" + rc;
     std::string cfg = "[service_manager]\nstop = [\"sh\", \"-c\", \"" + stop +
                       "\"]\nstart = [\"true\"]\n\n[[component]]\nname = \"pkgstate\"\n";
     if (adapter == "packages")
