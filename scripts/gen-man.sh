@@ -56,7 +56,7 @@ help_to_roff() {
     for sub in $subs; do
       echo ".SS $sub"
       # The first line of a subcommand's help is its description.
-      "$bin" "$sub" --help | head -n 1 | sed -e 's/\\/\\e/g' -e 's/^\./\\\&./'
+      "$bin" "$sub" --help | head -n 1 | sed -e 's/\\/\\e/g' -e 's/-/\\-/g' -e 's/^\./\\\&./'
       "$bin" "$sub" --help | awk 'NR > 1' | help_to_roff roff "Options:"
       pos=$("$bin" "$sub" --help | awk 'NR > 1' | help_to_roff roff "Positionals:")
       [ -z "$pos" ] || printf '%s\n' "$pos"

@@ -69,9 +69,9 @@ if command -v apt-config >/dev/null; then
 fi
 
 # The man pages: roff that renders without warnings, every subcommand in it.
-for page in $(ls "$dest/usr/share/man/man8/"); do
+for page in "$dest"/usr/share/man/man8/*; do
   if command -v groff >/dev/null; then
-    groff -man -t -Tutf8 -ww -z "$dest/usr/share/man/man8/$page" 2>"$tmp/groff.log" || true
+    groff -man -t -Tutf8 -ww -z "$page" 2>"$tmp/groff.log" || true
     [ ! -s "$tmp/groff.log" ] || { cat "$tmp/groff.log"; fail "$page: groff warns"; }
   fi
 done

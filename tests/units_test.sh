@@ -19,11 +19,14 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/rewind-units.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT INT TERM
 
 units=""
+count=0
 for f in "$src"/*; do
   name=$(basename "$f" .in)
   sed -e "s|@REWIND_BIN@|$rewind|g" -e "s|@REWINDD_BIN@|$rewindd|g" "$f" >"$tmp/$name"
   units="$units $tmp/$name"
+  count=$((count + 1))
 done
+# shellcheck disable=SC2086  # one argument per unit
 if grep -n '@[A-Z_]*@' $units; then
   echo "a placeholder is left in the units above" >&2
   exit 1
@@ -46,6 +49,7 @@ want() {
 }
 want rewindd.service "Type=notify"
 want rewindd.service "ExecStart=$rewindd"
+# shellcheck disable=SC2016  # systemd expands $MAINPID, not the shell
 want rewindd.service 'ExecReload=/bin/kill -HUP $MAINPID'
 grep -q '^WatchdogSec=' "$tmp/rewindd.service" || { echo "rewindd.service: no WatchdogSec" >&2; exit 1; }
 want rewind-recover.service "DefaultDependencies=no"
@@ -63,4 +67,4 @@ want rewind-cleanup.service "ExecStart=$rewind --quiet prune"
 for t in rewind-verify rewind-cleanup; do
   [ -f "$tmp/$t.timer" ] || { echo "no $t.timer" >&2; exit 1; }
 done
-echo "units_test: ok ($(echo $units | wc -w) units)"
+echo "units_test: ok ($count units)"

@@ -176,14 +176,13 @@ Session identify(io::Fs& fs, const std::string& root, const HookSettings& hs) {
         s.coalesce = true;
         return s;
       }
-  const ProcInfo* front = &chain.front();
-  for (const auto& p : chain)
-    if (!is_shell(p)) {
-      front = &p;
-      break;
-    }
-  s.key = fmt::format("{}:{}", front->pid, front->start);
-  s.label = fmt::format("{} {}", front->comm, front->pid);
+  // apt runs its hooks from forks of itself (with a pseudo-terminal for
+  // dpkg's output): the session is the outermost apt of that line.
+  size_t front = 0;
+  while (front + 1 < chain.size() && is_shell(chain[front])) ++front;
+  while (front + 1 < chain.size() && chain[front + 1].comm == chain[front].comm) ++front;
+  s.key = fmt::format("{}:{}", chain[front].pid, chain[front].start);
+  s.label = fmt::format("{} {}", chain[front].comm, chain[front].pid);
   return s;
 }
 

@@ -14,7 +14,8 @@
 // unattended-upgrades run (it calls dpkg in many small steps): the hook walks
 // its ancestors in <root>/proc, and the nearest one named in [hooks]
 // apt_coalesce (default "unattended-upgrade") makes the session, else the
-// nearest one that is not a shell (apt itself). The session (pid and start
+// nearest one that is not a shell (apt itself; of the forks apt runs its
+// hooks from, the outermost). The session (pid and start
 // time, so a reused pid is a new session) and its points are kept in
 // <root>/run/rewind/apt-hook.json (gone at reboot). Within a session the
 // first Pre-Invoke takes the `pre` point and later ones keep it; every

@@ -83,11 +83,6 @@ void install_rewind(const std::string& root) {
 
 struct Points {
   std::vector<json> all;
-  const json* find(int64_t id) const {
-    for (const auto& p : all)
-      if (p["id"] == id) return &p;
-    return nullptr;
-  }
 };
 
 class AptHook : public ::testing::Test {
@@ -131,11 +126,6 @@ class AptHook : public ::testing::Test {
   std::string root = dir.sub("root");
 };
 
-// The pre/post points that were made after `before` points existed.
-std::vector<json> new_points(const Points& p, size_t before) {
-  return std::vector<json>(p.all.begin() + static_cast<std::ptrdiff_t>(before), p.all.end());
-}
-
 TEST_F(AptHook, AptGetInstallMakesALinkedPairWithThePackageChanges) {
   if (IsSkipped() || HasFatalFailure()) return;
   ASSERT_FALSE(installed("hello"));
@@ -163,7 +153,8 @@ TEST_F(AptHook, AptGetInstallMakesALinkedPairWithThePackageChanges) {
                                   " " + std::to_string(post["id"].get<int64_t>()) + " -c packages");
   ASSERT_EQ(d.exit_code, 0) << describe(d);
   bool hello = false;
-  for (const auto& c : json::parse(d.out)["changes"])
+  const json diff = json::parse(d.out);
+  for (const auto& c : diff["changes"])
     if (c["path"] == "hello" && c["change"] == "installed") hello = true;
   EXPECT_TRUE(hello) << d.out;
   EXPECT_THAT(log(), HasSubstr("(pre) before dpkg runs"));
@@ -206,7 +197,8 @@ TEST_F(AptHook, OneUnattendedUpgradesRunIsOnePair) {
                                   " " + std::to_string(post["id"].get<int64_t>()) + " -c packages");
   ASSERT_EQ(d.exit_code, 0) << describe(d);
   std::set<std::string> changed;
-  for (const auto& c : json::parse(d.out)["changes"])
+  const json diff = json::parse(d.out);
+  for (const auto& c : diff["changes"])
     changed.insert(c["path"].get<std::string>() + " " + c["change"].get<std::string>());
   EXPECT_EQ(changed, (std::set<std::string>{"figlet installed"})) << d.out;
   EXPECT_THAT(log(), HasSubstr("stays its pre point"));
