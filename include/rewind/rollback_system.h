@@ -187,8 +187,10 @@ class RollbackSystem {
   Result<std::vector<RecoveryPointInfo>> list_recovery_points();
   Result<RecoveryPointInfo> get_recovery_point(const std::string& id);
   Status modify_recovery_point(const std::string& id, const PointChanges& changes);
-  // Removes one recovery point (its data stays until prune). kNotFound.
-  Status forget_recovery_point(const std::string& id);
+  // Forgets recovery points (tombstones them; `prune` reclaims their data).
+  // Pinned points, the pre point of a kept post point and the points of an
+  // unfinished operation are refused. Returns the numbers forgotten.
+  Result<std::vector<int64_t>> forget_recovery_points(const std::vector<std::string>& ids);
   // Resolves a number, `latest` or `latest:KIND`. kNotFound, kUsage.
   Result<int64_t> resolve(const std::string& id);
   // Differences between two points, or between a point and the live system.

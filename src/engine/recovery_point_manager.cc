@@ -116,10 +116,43 @@ Status RecoveryPointManager::modify(const std::string& id, const PointChanges& c
   return repo->commit_point(writer, *p, snaps);
 }
 
-Status RecoveryPointManager::forget(const std::string& id) {
+Result<std::vector<int64_t>> RecoveryPointManager::forget(const std::vector<std::string>& ids) {
+  if (ids.empty()) return fail(Error::usage("nothing to forget: give one or more point IDs"));
   REWIND_ASSIGN_OR_RETURN(auto repo, open_repo(true, "forget"));
-  REWIND_ASSIGN_OR_RETURN(int64_t n, resolve_in(*repo, id));
-  return repo->forget_point(n);
+  REWIND_ASSIGN_OR_RETURN(auto points, repo->catalog().list_points());
+  std::set<int64_t> chosen;
+  for (const auto& id : ids) {
+    REWIND_ASSIGN_OR_RETURN(int64_t n, resolve_in(*repo, id));
+    chosen.insert(n);
+  }
+  // An unfinished operation's target and safety point are what `recover`
+  // needs: they cannot go.
+  REWIND_ASSIGN_OR_RETURN(auto unfinished, repo->catalog().unfinished_operations());
+  for (const auto& op : unfinished)
+    for (int64_t n : {op.point, op.safety})
+      if (chosen.contains(n))
+        return fail(Error::system_invalid(
+            "recovery point {} is used by unfinished operation {}: run `rewind recover` first", n,
+            op.id));
+  for (const auto& p : points) {
+    if (!chosen.contains(p.id)) continue;
+    if (p.pinned)
+      return fail(Error::invalid_state(
+          "recovery point {} is pinned: `rewind modify {} --unpin` first", p.id, p.id));
+  }
+  // A post point without its pre cannot be undone the way `run` promises.
+  for (const auto& p : points)
+    if (p.pre_id != 0 && chosen.contains(p.pre_id) && !chosen.contains(p.id))
+      return fail(Error::invalid_state(
+          "recovery point {} is the pre point of {}: forget both, or {} first", p.pre_id, p.id,
+          p.id));
+  std::vector<int64_t> done;
+  for (const auto& p : points) {
+    if (!chosen.contains(p.id)) continue;
+    REWIND_TRY(repo->forget_point(p));
+    done.push_back(p.id);
+  }
+  return done;
 }
 
 Result<std::vector<components::ComponentSpec>> RecoveryPointManager::specs_for(

@@ -44,8 +44,9 @@ class RecoveryPointManager {
   Status dump(const std::string& id, const std::string& path, int out_fd);
   Result<RepairReport> repair(ProgressObserver& obs);
   Status modify(const std::string& id, const PointChanges& changes);
-  // Removes one recovery point (a tombstone root record; prune frees its data).
-  Status forget(const std::string& id);
+  // Forgets the points `ids` (all resolved and checked before the first is
+  // removed); returns their numbers. The data stays until prune.
+  Result<std::vector<int64_t>> forget(const std::vector<std::string>& ids);
   const SystemOptions& options() const { return opts_; }
   const Environment& environment() const { return env_; }
 

@@ -701,14 +701,42 @@ Result<int64_t> Repository::next_root_seq() {
   return seq + 1;
 }
 
+Status Repository::forget_point(const catalog::PointRow& point) {
+  // The tombstone first, durable: from then on `repair` leaves the point out
+  // even if the catalog transaction below never happens. It keeps the
+  // point's metadata (not its snapshots), so the numbers stay accounted for.
+  REWIND_ASSIGN_OR_RETURN(int64_t seq, next_root_seq());
+  RootRecord rec;
+  rec.seq = seq;
+  rec.tombstone = true;
+  rec.point = point;
+  rec.point.root_seq = seq;
+  REWIND_TRY(write_root_record(rec));
+  REWIND_TRY(catalog_->begin());
+  auto body = [&]() -> Status {
+    REWIND_TRY(catalog_->set_meta("root_seq", std::to_string(seq)));
+    REWIND_ASSIGN_OR_RETURN(auto hw, catalog_->get_meta("max_point_id"));
+    int64_t high = std::max<int64_t>(point.id, hw ? std::stoll(*hw) : 0);
+    REWIND_TRY(catalog_->set_meta("max_point_id", std::to_string(high)));
+    return catalog_->delete_point(point.id);
+  };
+  Status st = body();
+  if (!st) {
+    ignore_status(catalog_->rollback(), "the original error is more useful");
+    return fail(st.error());
+  }
+  return catalog_->commit();
+}
+
 Status Repository::commit_point(ChunkWriter& writer, catalog::PointRow& point,
                                 const std::vector<catalog::SnapshotRow>& snapshots) {
   // 1. Packs durable (each finish() fsyncs, renames and fsyncs packs/).
   REWIND_TRY(writer.flush());
   auto packs = writer.take_finished();
   // 2. The root record, durable.
+  REWIND_ASSIGN_OR_RETURN(int64_t seq, next_root_seq());
   RootRecord rec;
-  REWIND_ASSIGN_OR_RETURN(rec.seq, next_root_seq());
+  rec.seq = seq;
   rec.point = point;
   rec.point.root_seq = rec.seq;
   rec.snapshots = snapshots;
@@ -735,30 +763,6 @@ Status Repository::commit_point(ChunkWriter& writer, catalog::PointRow& point,
   index_loaded_ = false;
   index_.clear();
   return ok();
-}
-
-Status Repository::forget_point(int64_t id) {
-  REWIND_ASSIGN_OR_RETURN(auto p, catalog_->get_point(id));
-  if (!p) return fail(Error::not_found("recovery point {} does not exist", id));
-  REWIND_ASSIGN_OR_RETURN(auto snaps, catalog_->snapshots(id));
-  RootRecord rec;
-  REWIND_ASSIGN_OR_RETURN(rec.seq, next_root_seq());
-  rec.tombstone = true;
-  rec.point = *p;
-  rec.point.root_seq = rec.seq;
-  rec.snapshots = snaps;
-  REWIND_TRY(write_root_record(rec));
-  REWIND_TRY(catalog_->begin());
-  auto body = [&]() -> Status {
-    REWIND_TRY(catalog_->set_meta("root_seq", std::to_string(rec.seq)));
-    return catalog_->delete_point(id);
-  };
-  Status st = body();
-  if (!st) {
-    ignore_status(catalog_->rollback(), "the original error is more useful");
-    return fail(st.error());
-  }
-  return catalog_->commit();
 }
 
 }  // namespace rwd::store

@@ -171,10 +171,11 @@ class Repository {
   // then one catalog transaction (packs, chunks, point, snapshots last).
   Status commit_point(ChunkWriter& writer, catalog::PointRow& point,
                       const std::vector<catalog::SnapshotRow>& snapshots);
-  // Removes a recovery point: a tombstone root record (next sequence
-  // number, durable) supersedes its records, then one catalog transaction
-  // drops it. Its chunks stay until `prune`. Errors: kNotFound.
-  Status forget_point(int64_t id);
+
+  // Forgets a point: writes a tombstone root record (durable), then drops the
+  // point and its snapshots from the catalog in one transaction. The data
+  // stays until `prune`.
+  Status forget_point(const catalog::PointRow& point);
 
   // Root records, newest version per point (tombstoned points omitted unless
   // `with_tombstones`). Unreadable records are reported in `problems`.
@@ -198,7 +199,6 @@ class Repository {
   Status take_lock(const OpenOptions& opts);
   Result<io::Fd*> pack_fd(int64_t pack_id, std::string* name);
   Status write_root_record(const RootRecord& rec);
-  // The sequence number of the next root record.
   Result<int64_t> next_root_seq();
   Result<RootRecord> parse_root_record(const std::string& file, std::string_view data);
   Status import_pack(const std::string& name, SyncReport& rep);

@@ -536,7 +536,7 @@ AptHookOutcome run_apt_hook(io::Fs& fs, const AptHookOptions& o) {
       out.post = made->id;
       if (state->post != 0) {
         // An earlier step of the same run: its post point is outdated now.
-        if (Status f = (*sys)->forget_recovery_point(std::to_string(state->post)); f)
+        if (auto f = (*sys)->forget_recovery_points({std::to_string(state->post)}); f)
           out.forgotten = state->post;
         else
           log.warn(fmt::format("cannot forget the earlier post point {}: {}", state->post,

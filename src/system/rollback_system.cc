@@ -154,8 +154,9 @@ Result<RecoveryPointInfo> RollbackSystem::get_recovery_point(const std::string& 
 Status RollbackSystem::modify_recovery_point(const std::string& id, const PointChanges& changes) {
   return impl_->manager.modify(id, changes);
 }
-Status RollbackSystem::forget_recovery_point(const std::string& id) {
-  return impl_->manager.forget(id);
+Result<std::vector<int64_t>> RollbackSystem::forget_recovery_points(
+    const std::vector<std::string>& ids) {
+  return impl_->manager.forget(ids);
 }
 Result<int64_t> RollbackSystem::resolve(const std::string& id) {
   return impl_->manager.resolve(id);
