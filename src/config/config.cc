@@ -26,9 +26,9 @@ constexpr std::array<std::string_view, 8> kAdapters = {"files",  "config",   "ke
 constexpr std::array<std::string_view, 7> kCategories = {
     "kernel_core", "system_services", "device_drivers", "configuration",
     "user_data",   "database",        "other"};
-constexpr std::array<std::string_view, 8> kTopLevel = {
-    "repository",    "component", "service_manager", "retention",
-    "auto_rollback", "check",     "health",          "daemon"};
+constexpr std::array<std::string_view, 9> kTopLevel = {
+    "repository", "component", "service_manager", "retention", "auto_rollback",
+    "check",      "health",    "daemon",          "hooks"};
 constexpr std::array<std::string_view, 11> kCommonKeys = {
     "name",       "adapter",  "category", "path",        "paths",       "exclude",
     "depends_on", "services", "critical", "pre_capture", "post_capture"};
@@ -410,7 +410,7 @@ class Parser {
     return ok();
   }
 
-  // [retention], [auto_rollback], [health], [daemon]: later files override
+  // [retention], [auto_rollback], [health], [daemon], [hooks]: later files override
   // single keys.
   Status table_section(std::string_view k, const toml::node& n) {
     if (!n.is_table()) return err_at(n.source(), "{} must be a table ([{}])", k, k);

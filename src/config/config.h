@@ -79,7 +79,7 @@ struct Config {
   // In dependency order: a component comes after everything it depends_on;
   // ties keep the order of first definition in the files.
   std::vector<ComponentConfig> components;
-  // [retention], [auto_rollback], [health], [daemon] (objects) and [[check]]
+  // [retention], [auto_rollback], [health], [daemon], [hooks] (objects) and [[check]]
   // (array of objects), kept as JSON for the parts that use them; validated
   // here only as tables / arrays of tables. Drop-ins override a table's keys
   // one by one and append to [[check]].

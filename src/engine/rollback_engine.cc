@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -265,11 +266,19 @@ class Tracker final : public ProgressObserver {
 
 class DpkgLocks {
  public:
+  static bool frontend_locked_by_parent() {
+    const char* v = std::getenv("DPKG_FRONTEND_LOCKED");
+    return v != nullptr && *v != '\0';
+  }
+
   Status take(io::Fs& fs, const std::string& root) {
     auto dir = fs.open_path(root == "/" ? "/var/lib/dpkg" : root + "/var/lib/dpkg",
                             O_RDONLY | O_DIRECTORY);
     if (!dir) return ok();  // no dpkg database here
     for (const char* name : {"lock-frontend", "lock"}) {
+      // As dpkg: apt sets DPKG_FRONTEND_LOCKED for the programs it runs while
+      // it holds the frontend lock itself, which is then not taken again.
+      if (std::string_view(name) == "lock-frontend" && frontend_locked_by_parent()) continue;
       REWIND_ASSIGN_OR_RETURN(io::Fd fd, fs.open_at(dir->get(), name, O_RDWR | O_CREAT, 0640));
       Status st = fs.ofd_lock(fd.get(), F_WRLCK, 0, 0, false);
       if (!st) {
@@ -285,11 +294,16 @@ class DpkgLocks {
     return ok();
   }
 
+  void release() { fds_.clear(); }
+
  private:
   std::vector<io::Fd> fds_;
 };
 
+// Package state: a packages component (dpkg's status), or files over
+// /var/lib/dpkg.
 bool covers_dpkg(const ComponentSpec& s) {
+  if (s.adapter == "packages") return true;
   return std::any_of(s.paths.begin(), s.paths.end(), [](const std::string& p) {
     return store::path_within("/var/lib/dpkg", p) || p == "/" ||
            store::path_within(p, "/var/lib/dpkg");
@@ -632,6 +646,8 @@ Result<RollbackReport> Operation::finish_components(bool plan_again) {
     double a = static_cast<double>(done_bytes) / static_cast<double>(total);
     done_bytes += items_[i].plan.bytes + 1;
     tracker_.share(a, static_cast<double>(done_bytes) / static_cast<double>(total));
+    // apt-get (rollback --apply-packages) takes dpkg's locks itself.
+    if (ctx_.apply_packages && items_[i].spec.adapter == "packages") dpkg_.release();
     Status st =
         restore_one(i, plan_again || (jc.state == "started" && items_[i].plan.entries.empty()));
     if (st) continue;

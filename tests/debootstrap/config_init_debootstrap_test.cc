@@ -15,54 +15,13 @@
 #include <regex>
 #include <string>
 
+#include "debootstrap/debootstrap_tree.h"
 #include "integration/integration_helpers.h"
 
 namespace rwd::itest {
 namespace {
 
 using nlohmann::json;
-
-const char* kCacheDir = "/var/cache/rewind-test";
-const char* kTarball = "/var/cache/rewind-test/bookworm-minbase.tar";
-
-// The host's Debian mirror, as its apt sources name it (deb822 or
-// one-line format); the security archive is not a mirror of bookworm.
-std::string debian_mirror() {
-  std::regex url(R"((https?://[^\s]+/debian)/?(\s|$))");
-  for (const char* f : {"/etc/apt/sources.list.d/debian.sources", "/etc/apt/sources.list"}) {
-    std::ifstream in(f);
-    for (std::string line; std::getline(in, line);) {
-      if (line.starts_with("#")) continue;
-      std::smatch m;
-      if (std::regex_search(line, m, url)) return m[1];
-    }
-  }
-  return "http://deb.debian.org/debian";
-}
-
-// A fresh minbase tree at `dir`: from the cached tarball, or debootstrapped
-// (and then cached, under a temporary name renamed into place).
-void make_tree(const std::string& dir) {
-  if (!std::filesystem::exists(kTarball)) {
-    RunResult r = rwd::testing::run(
-        {"debootstrap", "--variant=minbase", "bookworm", dir, debian_mirror()}, {}, 900);
-    ASSERT_EQ(r.exit_code, 0) << describe(r);
-    std::filesystem::create_directories(kCacheDir);
-    std::string part = std::string(kTarball) + ".part." + std::to_string(::getpid());
-    r = rwd::testing::run({"tar", "--numeric-owner", "-C", dir, "-cf", part, "."}, {}, 600);
-    ASSERT_EQ(r.exit_code, 0) << describe(r);
-    std::filesystem::rename(part, kTarball);
-    return;
-  }
-  std::filesystem::create_directories(dir);
-  RunResult r = rwd::testing::run({"tar", "--numeric-owner", "-C", dir, "-xpf", kTarball}, {}, 600);
-  ASSERT_EQ(r.exit_code, 0) << describe(r);
-}
-
-RunResult in_chroot(const std::string& root, std::vector<std::string> argv, int timeout = 600) {
-  argv.insert(argv.begin(), {"chroot", root});
-  return rwd::testing::run(argv, {{"DEBIAN_FRONTEND", "noninteractive"}}, timeout);
-}
 
 TEST(ConfigInitDebootstrap, RollbackOfAnAptInstallRemovesThePackageAndKeepsDpkgConsistent) {
   // The generated configuration of a Debian 12 tree validates; after a
