@@ -12,16 +12,21 @@ Command init_command() {
                                 "zstd level, 0 for none (default: the configuration's, else 3)")
                        ->check(CLI::Range(0, 19));
                    o->compression = -1;
+                   c.add_flag("--encrypt", o->encrypt,
+                              "Encrypt the repository under a passphrase (--password-file, "
+                              "$REWIND_PASSWORD_FILE, or asked twice); see doc/encryption.md");
                  },
                  [o](const Globals& gl) {
                    SystemOptions so = system_options(gl);
                    auto st = RollbackSystem::init_repository(
-                       so, o->compression < 0 ? std::nullopt : std::optional<int>(o->compression));
+                       so, o->compression < 0 ? std::nullopt : std::optional<int>(o->compression),
+                       o->encrypt);
                    if (!st) return report_error(gl, st.error());
                    if (gl.out.json)
-                     print_json(json{{"repository", *st}});
+                     print_json(json{{"repository", *st}, {"encrypted", o->encrypt}});
                    else if (!gl.out.quiet)
-                     std::printf("created repository %s\n", st->c_str());
+                     std::printf("created %srepository %s\n", o->encrypt ? "encrypted " : "",
+                                 st->c_str());
                    return 0;
                  }};
 }
