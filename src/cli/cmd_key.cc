@@ -59,7 +59,8 @@ int run_key(const Globals& gl, const KeyOptions& o) {
   if (gl.out.json)
     print_json(json{{"added", *id}});
   else if (!gl.out.quiet)
-    std::printf("%s key %s\n", o.action == "add" ? "added" : "passphrase changed: new", id->c_str());
+    std::printf("%s key %s\n", o.action == "add" ? "added" : "passphrase changed: new",
+                id->c_str());
   return 0;
 }
 
@@ -71,7 +72,8 @@ Command key_command() {
       "key", "Manage the passphrases of an encrypted repository (list, add, passwd, remove)",
       [o](CLI::App& c) {
         c.require_subcommand(1, 1);
-        c.add_subcommand("list", "List the repository's keys; * marks the one your passphrase opens")
+        c.add_subcommand("list",
+                         "List the repository's keys; * marks the one your passphrase opens")
             ->callback([o] { o->action = "list"; });
         for (auto [name, help] :
              {std::pair{"add", "Add a passphrase (the current one is asked or read first)"},

@@ -31,8 +31,7 @@ std::function<Result<std::string>()> passphrase_source(io::Fs& fs, const SystemO
 Result<std::vector<RepositoryKey>> list_keys(RecoveryPointManager& m);
 // Adds a key for `pass`; with `replace_current`, then removes the key that
 // opened the repository (`key passwd`). Returns the new key's id.
-Result<std::string> add_key(RecoveryPointManager& m, const std::string& pass,
-                            bool replace_current);
+Result<std::string> add_key(RecoveryPointManager& m, const std::string& pass, bool replace_current);
 Status remove_key(RecoveryPointManager& m, const std::string& id);
 
 }  // namespace rwd::engine

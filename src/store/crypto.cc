@@ -176,9 +176,9 @@ void RepoKeys::seal_chunk(const ChunkId& id, uint8_t type, std::span<const std::
   out.resize(kSealOverhead + plain.size());
   randombytes_buf(out.data(), kNonceSize);
   auto ad = chunk_ad(id, type);
-  crypto_aead_xchacha20poly1305_ietf_encrypt(uc(out.data() + kNonceSize), nullptr,
-                                             uc(plain.data()), plain.size(), ad.data(), ad.size(),
-                                             nullptr, uc(out.data()), subkeys_[kChunkData].data());
+  crypto_aead_xchacha20poly1305_ietf_encrypt(uc(out.data() + kNonceSize), nullptr, uc(plain.data()),
+                                             plain.size(), ad.data(), ad.size(), nullptr,
+                                             uc(out.data()), subkeys_[kChunkData].data());
 }
 
 Status RepoKeys::open_chunk(const ChunkId& id, uint8_t type, std::span<const std::byte> sealed,
@@ -198,9 +198,9 @@ Status RepoKeys::open_chunk(const ChunkId& id, uint8_t type, std::span<const std
 std::vector<std::byte> RepoKeys::seal_record(std::string_view plain, std::string_view ad) const {
   std::vector<std::byte> out(kSealOverhead + plain.size());
   randombytes_buf(out.data(), kNonceSize);
-  crypto_aead_xchacha20poly1305_ietf_encrypt(
-      uc(out.data() + kNonceSize), nullptr, uc(plain.data()), plain.size(), uc(ad.data()),
-      ad.size(), nullptr, uc(out.data()), subkeys_[kRootRecord].data());
+  crypto_aead_xchacha20poly1305_ietf_encrypt(uc(out.data() + kNonceSize), nullptr, uc(plain.data()),
+                                             plain.size(), uc(ad.data()), ad.size(), nullptr,
+                                             uc(out.data()), subkeys_[kRootRecord].data());
   return out;
 }
 

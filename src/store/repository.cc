@@ -2,6 +2,7 @@
 #include "store/repository.h"
 
 #include <fcntl.h>
+#include <sodium.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -9,8 +10,6 @@
 #include <nlohmann/json.hpp>
 #include <random>
 #include <set>
-
-#include <sodium.h>
 
 #include "io/durable.h"
 #include "store/encoding.h"
@@ -322,15 +321,15 @@ Result<std::unique_ptr<Repository>> Repository::init(io::Fs& fs, const std::stri
     UnlockedKey& k = cache[c.id];
     k.master = random_key();
     k.key_id = random_hex(8);
-    REWIND_ASSIGN_OR_RETURN(KeyFile kf, wrap_master_key(k.master, *opts.passphrase, c.id, opts.kdf));
+    REWIND_ASSIGN_OR_RETURN(KeyFile kf,
+                            wrap_master_key(k.master, *opts.passphrase, c.id, opts.kdf));
     REWIND_ASSIGN_OR_RETURN(io::Fd kd,
                             fs.open_at(repo->dir_.get(), "keys", O_RDONLY | O_DIRECTORY));
     std::string text = key_file_to_json(kf);
     REWIND_TRY(io::write_file_atomic(fs, kd.get(), k.key_id + ".key", io::as_bytes(text), 0600));
     cfg["format"] = kRepoFormatEncrypted;
-    cfg["encryption"] = {{"cipher", "xchacha20-poly1305"},
-                         {"kdf", "argon2id"},
-                         {"chunk_names", "blake2b-keyed"}};
+    cfg["encryption"] = {
+        {"cipher", "xchacha20-poly1305"}, {"kdf", "argon2id"}, {"chunk_names", "blake2b-keyed"}};
   } else {
     REWIND_ASSIGN_OR_RETURN(c.auth_key, parse_key(random_hex(32)));
     cfg["auth_key"] = hex_encode(c.auth_key);
@@ -386,8 +385,8 @@ Result<std::unique_ptr<Repository>> Repository::open(io::Fs& fs, const std::stri
       const json& e = cfg.at("encryption");
       if (e.at("cipher") != "xchacha20-poly1305" || e.at("kdf") != "argon2id" ||
           e.at("chunk_names") != "blake2b-keyed")
-        return fail(Error::invalid_state("{}/config: encryption {} is not supported", path,
-                                         e.dump()));
+        return fail(
+            Error::invalid_state("{}/config: encryption {} is not supported", path, e.dump()));
     } else {
       REWIND_ASSIGN_OR_RETURN(c.auth_key, parse_key(cfg.at("auth_key").get<std::string>()));
     }
@@ -876,7 +875,8 @@ Status Repository::unlock(const OpenOptions& opts) {
   for (const auto& [id, kf] : files) {
     auto master = unwrap_master_key(kf, pass, config_.id);
     if (!master) {
-      if (master.error().code() != ErrorCode::kWrongKey) problems.push_back(master.error().message());
+      if (master.error().code() != ErrorCode::kWrongKey)
+        problems.push_back(master.error().message());
       continue;
     }
     UnlockedKey k{id, *master};
@@ -916,8 +916,8 @@ Status Repository::remove_key(const std::string& id) {
   REWIND_ASSIGN_OR_RETURN(auto keys, list_keys());
   auto it = std::find_if(keys.begin(), keys.end(), [&](const KeyInfo& k) { return k.id == id; });
   if (it == keys.end())
-    return fail(Error::not_found("repository {} has no key {} (`rewind key list` shows them)",
-                                 path_, id));
+    return fail(
+        Error::not_found("repository {} has no key {} (`rewind key list` shows them)", path_, id));
   if (keys.size() == 1)
     return fail(Error::invalid_state(
         "key {} is the last key of repository {}: without it nothing could open the repository; "

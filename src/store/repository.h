@@ -261,10 +261,10 @@ class Repository {
   io::Fd packs_;
   io::Fd roots_;
   io::Fd lock_;
-  io::Fd keys_dir_;                  // encrypted repositories only
-  std::optional<Key> master_;        // encrypted: the unlocked master key
-  std::unique_ptr<RepoKeys> keys_;   // derived from master_
-  std::string key_id_;               // the key file that opened it
+  io::Fd keys_dir_;                 // encrypted repositories only
+  std::optional<Key> master_;       // encrypted: the unlocked master key
+  std::unique_ptr<RepoKeys> keys_;  // derived from master_
+  std::string key_id_;              // the key file that opened it
   std::unique_ptr<catalog::Catalog> catalog_;
   std::mutex pack_fds_mu_;  // guards pack_fds_ and pack_names_
   std::map<int64_t, io::Fd> pack_fds_;
