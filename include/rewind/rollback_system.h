@@ -70,9 +70,9 @@ struct SystemOptions {
   // REWIND_PASSWORD_FILE names, else `ask_password` (the CLI sets it on a
   // terminal; `confirm`: a new passphrase, asked twice). None of them:
   // kWrongKey, with how to give one.
-  std::string password;
-  std::string password_file;
-  std::function<Result<std::string>(const std::string& prompt, bool confirm)> ask_password;
+  std::string password{};
+  std::string password_file{};
+  std::function<Result<std::string>(const std::string& prompt, bool confirm)> ask_password{};
 };
 
 // One passphrase of an encrypted repository (`rewind key list`).

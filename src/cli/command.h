@@ -29,7 +29,7 @@ struct Globals {
   OutputMode out;
   bool wait = false;
   int threads = 2;
-  std::string password_file;  // --password-file FILE
+  std::string password_file{};  // --password-file FILE
 };
 
 // Storage for the options a command parses (each command has its own).

@@ -56,7 +56,7 @@ struct RepoConfig {
 struct InitOptions {
   int compression_level = 3;
   // Set: an encrypted repository whose first key opens with this passphrase.
-  std::optional<std::string> passphrase;
+  std::optional<std::string> passphrase{};
   KdfParams kdf = default_kdf_params();
 };
 
@@ -84,7 +84,7 @@ struct OpenOptions {
   // For an encrypted repository: gives the passphrase. Called only when the
   // repository is encrypted and `key_cache` does not hold its key; unset,
   // opening an encrypted repository is kWrongKey with how to give one.
-  std::function<Result<std::string>()> passphrase;
+  std::function<Result<std::string>()> passphrase{};
   KeyCache* key_cache = nullptr;  // optional; filled on a successful unlock
 };
 
