@@ -85,8 +85,7 @@ TEST(MasterKey, WrapsUnderAPassphraseAndRepositoryId) {
   EXPECT_EQ(*got, master);
   EXPECT_THAT(unwrap_master_key(*parsed, "pass phrasE", "repo-a"), HasError(ErrorCode::kWrongKey));
   EXPECT_THAT(unwrap_master_key(*parsed, "pass phrase", "repo-b"), HasError(ErrorCode::kWrongKey));
-  EXPECT_THAT(key_file_from_json("{\"version\": 1}", "k.key"),
-              HasError(ErrorCode::kCorruptedData));
+  EXPECT_THAT(key_file_from_json("{\"version\": 1}", "k.key"), HasError(ErrorCode::kCorruptedData));
 }
 
 }  // namespace

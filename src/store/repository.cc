@@ -258,7 +258,8 @@ Repository::~Repository() {
 }
 
 Result<std::unique_ptr<Repository>> Repository::init(io::Fs& fs, const std::string& path,
-                                                     const InitOptions& opts) {
+                                                     const InitOptions& opts,
+                                                     const EncryptionOptions* encryption) {
   // The repository directory: created 0700, or an existing empty directory.
   Result<io::Fd> existing = fs.open_path(path, O_PATH | O_DIRECTORY);
   if (existing) {
@@ -298,7 +299,7 @@ Result<std::unique_ptr<Repository>> Repository::init(io::Fs& fs, const std::stri
   for (const char* d : {"packs", "roots"}) {
     REWIND_TRY(fs.mkdir_at(repo->dir_.get(), d, 0700));
   }
-  if (opts.passphrase) REWIND_TRY(fs.mkdir_at(repo->dir_.get(), "keys", 0700));
+  if (encryption) REWIND_TRY(fs.mkdir_at(repo->dir_.get(), "keys", 0700));
   REWIND_TRY(io::write_file_atomic(fs, repo->dir_.get(), "lock", {}, 0600));
   // The catalog before the config: a repository is "initialized" once its
   // config exists, so a crash in between leaves a directory `init` refuses
@@ -315,14 +316,14 @@ Result<std::unique_ptr<Repository>> Repository::init(io::Fs& fs, const std::stri
        {{"min", c.chunker.min_size}, {"avg", c.chunker.avg_size}, {"max", c.chunker.max_size}}},
       {"max_pack_size", c.max_pack_size}};
   KeyCache cache;
-  if (opts.passphrase) {
+  if (encryption) {
     // The first key before the config, so that an initialized repository
     // always has a key. No auth_key: the master key's subkeys do its work.
     UnlockedKey& k = cache[c.id];
     k.master = random_key();
     k.key_id = random_hex(8);
-    REWIND_ASSIGN_OR_RETURN(KeyFile kf,
-                            wrap_master_key(k.master, *opts.passphrase, c.id, opts.kdf));
+    REWIND_ASSIGN_OR_RETURN(
+        KeyFile kf, wrap_master_key(k.master, encryption->passphrase, c.id, encryption->kdf));
     REWIND_ASSIGN_OR_RETURN(io::Fd kd,
                             fs.open_at(repo->dir_.get(), "keys", O_RDONLY | O_DIRECTORY));
     std::string text = key_file_to_json(kf);

@@ -55,8 +55,11 @@ struct RepoConfig {
 
 struct InitOptions {
   int compression_level = 3;
-  // Set: an encrypted repository whose first key opens with this passphrase.
-  std::optional<std::string> passphrase{};
+};
+
+// An encrypted repository whose first key opens with `passphrase`.
+struct EncryptionOptions {
+  std::string passphrase;
   KdfParams kdf = default_kdf_params();
 };
 
@@ -168,8 +171,10 @@ class ChunkWriter {
 
 class Repository {
  public:
+  // With `encryption`, an encrypted repository (doc/format.md "Encryption").
   static Result<std::unique_ptr<Repository>> init(io::Fs& fs, const std::string& path,
-                                                  const InitOptions& opts);
+                                                  const InitOptions& opts,
+                                                  const EncryptionOptions* encryption = nullptr);
   static Result<std::unique_ptr<Repository>> open(io::Fs& fs, const std::string& path,
                                                   const OpenOptions& opts);
   ~Repository();

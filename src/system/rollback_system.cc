@@ -104,14 +104,16 @@ Result<std::string> RollbackSystem::init_repository(const SystemOptions& options
   REWIND_ASSIGN_OR_RETURN(Loaded l, load(fs, options));
   store::InitOptions io;
   io.compression_level = compression_level.value_or(l.compression);
+  store::EncryptionOptions enc;
   if (encrypt) {
     REWIND_ASSIGN_OR_RETURN(
-        io.passphrase,
+        enc.passphrase,
         engine::passphrase(fs, l.options,
                            fmt::format("new passphrase for repository {}", l.options.repository),
                            true));
   }
-  REWIND_ASSIGN_OR_RETURN(auto repo, store::Repository::init(fs, l.options.repository, io));
+  REWIND_ASSIGN_OR_RETURN(
+      auto repo, store::Repository::init(fs, l.options.repository, io, encrypt ? &enc : nullptr));
   (void)repo;
   return l.options.repository;
 }
