@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -67,6 +68,24 @@ struct SystemOptions {
   bool wait_for_lock = false;
   int threads = 2;
   io::Fs* fs = nullptr;  // default: the process-wide io::default_fs()
+  // An encrypted repository's passphrase (doc/encryption.md), asked only
+  // when the repository is encrypted: `password`, else the first line of
+  // `password_file`, else of the file the environment's
+  // REWIND_PASSWORD_FILE names, else `ask_password` (the CLI sets it on a
+  // terminal; `confirm`: a new passphrase, asked twice). None of them:
+  // kWrongKey, with how to give one.
+  std::string password{};
+  std::string password_file{};
+  std::function<Result<std::string>(const std::string& prompt, bool confirm)> ask_password{};
+};
+
+// One passphrase of an encrypted repository (`rewind key list`).
+struct RepositoryKey {
+  std::string id;
+  int64_t created_ns = 0;
+  uint64_t kdf_opslimit = 0;  // Argon2id passes
+  uint64_t kdf_memlimit = 0;  // Argon2id memory, bytes
+  bool current = false;       // the key this passphrase opened
 };
 
 struct CreateOptions {
@@ -173,8 +192,11 @@ class RollbackSystem {
   // Creates a new repository (at options.repository, or where the
   // configuration says) and returns its path. The compression level
   // defaults to the configuration's, else 3.
+  // With `encrypt`, the repository is encrypted under the options'
+  // passphrase (asked twice on a terminal).
   static Result<std::string> init_repository(const SystemOptions& options,
-                                             std::optional<int> compression_level = std::nullopt);
+                                             std::optional<int> compression_level = std::nullopt,
+                                             bool encrypt = false);
   // Loads the configuration (errors name the file, line and key) and
   // resolves the repository's location. The repository is opened per call.
   static Result<std::unique_ptr<RollbackSystem>> open(const SystemOptions& options);
@@ -216,6 +238,20 @@ class RollbackSystem {
   Status dump(const std::string& id, const std::string& path, int out_fd);
   // Rebuilds the catalog's index and points from packs and root records.
   Result<RepairReport> repair(ProgressObserver& obs);
+
+  // The passphrases of an encrypted repository (kInvalidState when it is
+  // not encrypted; kWrongKey when the options' passphrase opens none).
+  Result<std::vector<RepositoryKey>> list_keys();
+  // Adds a passphrase; returns the new key's id.
+  Result<std::string> add_key(const std::string& new_passphrase);
+  // Replaces the key the options' passphrase opens by one for
+  // `new_passphrase`; returns the new key's id.
+  Result<std::string> change_passphrase(const std::string& new_passphrase);
+  // Removes a key; the last one cannot be removed (kInvalidState).
+  Status remove_key(const std::string& id);
+  // A new passphrase from `file` (its first line) or, without one, from
+  // ask_password (asked twice); kUsage when neither is available.
+  Result<std::string> new_passphrase(const std::string& file);
 
   // Rolls back per the request. A report whose state is `completed` or
   // `planned` is success; `partial`, `reverted` and `cancelled` carry what

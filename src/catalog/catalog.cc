@@ -200,6 +200,26 @@ Status Catalog::checkpoint() {
   return ok();
 }
 
+Status Catalog::enable_sealing(const TextSealer* sealer) {
+  sealer_ = sealer;
+  return exec("PRAGMA secure_delete=ON");
+}
+
+std::string Catalog::seal(const std::string& text) const {
+  return sealer_ ? sealer_->seal_text(text) : text;
+}
+
+Result<std::string> Catalog::unseal(const std::string& text) const {
+  if (!sealer_) return text;
+  return sealer_->open_text(text);
+}
+
+Status Catalog::unseal_operation(OperationRow& o) const {
+  REWIND_ASSIGN_OR_RETURN(o.journal, unseal(o.journal));
+  REWIND_ASSIGN_OR_RETURN(o.message, unseal(o.message));
+  return ok();
+}
+
 Status Catalog::begin() { return exec("BEGIN IMMEDIATE"); }
 Status Catalog::commit() { return exec("COMMIT"); }
 Status Catalog::rollback() { return exec("ROLLBACK"); }
@@ -266,6 +286,7 @@ Result<std::vector<PointRow>> Catalog::list_points() {
     REWIND_ASSIGN_OR_RETURN(bool row, s.step());
     if (!row) break;
     out.push_back(read_point(s));
+    REWIND_ASSIGN_OR_RETURN(out.back().cause, unseal(out.back().cause));
   }
   return out;
 }
@@ -275,7 +296,9 @@ Result<std::optional<PointRow>> Catalog::get_point(int64_t id) {
   s.bind(1, id);
   REWIND_ASSIGN_OR_RETURN(bool row, s.step());
   if (!row) return std::optional<PointRow>();
-  return std::optional<PointRow>(read_point(s));
+  PointRow p = read_point(s);
+  REWIND_ASSIGN_OR_RETURN(p.cause, unseal(p.cause));
+  return std::optional<PointRow>(std::move(p));
 }
 
 Result<int64_t> Catalog::max_point_id() {
@@ -288,7 +311,7 @@ Status Catalog::insert_point(const PointRow& p) {
   Stmt s(db_, fmt::format("INSERT OR REPLACE INTO points({}) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)",
                           kPointCols)
                   .c_str());
-  s.bind(1, p.id).bind(2, p.name).bind(3, p.description).bind(4, p.kind).bind(5, p.cause);
+  s.bind(1, p.id).bind(2, p.name).bind(3, p.description).bind(4, p.kind).bind(5, seal(p.cause));
   s.bind(6, p.time_ns).bind(7, p.user).bind(8, p.host).bind(9, p.kernel);
   s.bind(10, nlohmann::json(p.tags).dump())
       .bind(11, int64_t{p.pinned})
@@ -317,16 +340,18 @@ Result<std::vector<SnapshotRow>> Catalog::snapshots(int64_t point_id) {
     if (!row) break;
     SnapshotRow r;
     r.point_id = s.i64(0);
-    r.component = s.text(1);
+    REWIND_ASSIGN_OR_RETURN(r.component, unseal(s.text(1)));
     r.adapter = s.text(2);
     r.category = s.text(3);
-    r.paths = parse_list(s.text(4));
+    REWIND_ASSIGN_OR_RETURN(std::string paths, unseal(s.text(4)));
+    r.paths = parse_list(paths);
     r.manifest = s.text(5);
     r.entries = static_cast<uint64_t>(s.i64(6));
     r.size = static_cast<uint64_t>(s.i64(7));
     r.stored = static_cast<uint64_t>(s.i64(8));
     r.added = static_cast<uint64_t>(s.i64(9));
-    r.exclude = parse_list(s.text(10));
+    REWIND_ASSIGN_OR_RETURN(std::string exclude, unseal(s.text(10)));
+    r.exclude = parse_list(exclude);
     out.push_back(std::move(r));
   }
   return out;
@@ -337,11 +362,11 @@ Status Catalog::insert_snapshot(const SnapshotRow& r) {
       db_,
       "INSERT OR REPLACE INTO snapshots(point_id,component,adapter,category,paths,manifest,entries,"
       "size,stored,added,exclude) VALUES(?,?,?,?,?,?,?,?,?,?,?)");
-  s.bind(1, r.point_id).bind(2, r.component).bind(3, r.adapter).bind(4, r.category);
-  s.bind(5, nlohmann::json(r.paths).dump()).bind(6, r.manifest);
+  s.bind(1, r.point_id).bind(2, seal(r.component)).bind(3, r.adapter).bind(4, r.category);
+  s.bind(5, seal(nlohmann::json(r.paths).dump())).bind(6, r.manifest);
   s.bind(7, static_cast<int64_t>(r.entries)).bind(8, static_cast<int64_t>(r.size));
   s.bind(9, static_cast<int64_t>(r.stored)).bind(10, static_cast<int64_t>(r.added));
-  s.bind(11, nlohmann::json(r.exclude).dump());
+  s.bind(11, seal(nlohmann::json(r.exclude).dump()));
   return s.run();
 }
 
@@ -384,7 +409,7 @@ Result<int64_t> Catalog::insert_operation(const OperationRow& o) {
          "safety,journal,message) VALUES(?,?,?,?,?,?,?,0,?,?,?,?)");
   s.bind(1, o.kind).bind(2, o.state).bind(3, o.phase).bind(4, o.percent).bind(5, o.pid);
   s.bind(6, o.started_ns).bind(7, o.updated_ns).bind(8, o.point).bind(9, o.safety);
-  s.bind(10, o.journal).bind(11, o.message);
+  s.bind(10, seal(o.journal)).bind(11, seal(o.message));
   REWIND_TRY(s.run());
   return static_cast<int64_t>(sqlite3_last_insert_rowid(db_));
 }
@@ -395,7 +420,7 @@ Status Catalog::update_operation(const OperationRow& o) {
          "point=?,safety=?,journal=?,message=? WHERE id=?");
   s.bind(1, o.kind).bind(2, o.state).bind(3, o.phase).bind(4, o.percent).bind(5, o.pid);
   s.bind(6, o.started_ns).bind(7, o.updated_ns).bind(8, o.point).bind(9, o.safety);
-  s.bind(10, o.journal).bind(11, o.message).bind(12, o.id);
+  s.bind(10, seal(o.journal)).bind(11, seal(o.message)).bind(12, o.id);
   return s.run();
 }
 
@@ -417,13 +442,17 @@ Result<std::optional<OperationRow>> Catalog::get_operation(int64_t id) {
   s.bind(1, id);
   REWIND_ASSIGN_OR_RETURN(bool row, s.step());
   if (!row) return std::optional<OperationRow>();
-  return std::optional<OperationRow>(read_operation(s));
+  OperationRow o = read_operation(s);
+  REWIND_TRY(unseal_operation(o));
+  return std::optional<OperationRow>(std::move(o));
 }
 
 Result<std::vector<OperationRow>> Catalog::list_operations(int64_t limit) {
   Stmt s(db_, fmt::format("SELECT {} FROM operations ORDER BY id DESC LIMIT ?", kOpCols).c_str());
   s.bind(1, limit);
-  return read_operations(s);
+  REWIND_ASSIGN_OR_RETURN(auto ops, read_operations(s));
+  for (auto& o : ops) REWIND_TRY(unseal_operation(o));
+  return ops;
 }
 
 Result<std::vector<OperationRow>> Catalog::unfinished_operations() {
@@ -431,7 +460,9 @@ Result<std::vector<OperationRow>> Catalog::unfinished_operations() {
                           "ORDER BY id",
                           kOpCols)
                   .c_str());
-  return read_operations(s);
+  REWIND_ASSIGN_OR_RETURN(auto ops, read_operations(s));
+  for (auto& o : ops) REWIND_TRY(unseal_operation(o));
+  return ops;
 }
 
 Result<std::vector<PackRow>> Catalog::list_packs() {

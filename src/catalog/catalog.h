@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "io/fs.h"
@@ -85,6 +86,16 @@ struct OperationRow {
   std::string message;
 };
 
+// Seals the text columns that can hold a name or a path of a captured tree
+// (an encrypted repository's; store/crypto.h). Equal text must seal to equal
+// text, as the snapshots' key includes a sealed column.
+class TextSealer {
+ public:
+  virtual ~TextSealer() = default;
+  virtual std::string seal_text(std::string_view plain) const = 0;
+  virtual Result<std::string> open_text(std::string_view sealed) const = 0;
+};
+
 class Catalog {
  public:
   // Opens (creating when `create`) the catalog file at `path`.
@@ -134,10 +145,21 @@ class Catalog {
 
   sqlite3* db() { return db_; }
 
+  // From now on the columns that can hold names and paths (points.cause,
+  // snapshots.component/paths/exclude, operations.journal/message) are
+  // stored sealed by `sealer` (which must outlive the catalog), and freed
+  // pages are zeroed (PRAGMA secure_delete). Point names, descriptions and
+  // tags stay readable.
+  Status enable_sealing(const TextSealer* sealer);
+
  private:
   explicit Catalog(sqlite3* db) : db_(db) {}
   Status exec(const char* sql);
+  std::string seal(const std::string& text) const;
+  Result<std::string> unseal(const std::string& text) const;
+  Status unseal_operation(OperationRow& o) const;
   sqlite3* db_;
+  const TextSealer* sealer_ = nullptr;
 };
 
 }  // namespace rwd::catalog

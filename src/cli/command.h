@@ -29,6 +29,7 @@ struct Globals {
   OutputMode out;
   bool wait = false;
   int threads = 2;
+  std::string password_file{};  // --password-file FILE
 };
 
 // Storage for the options a command parses (each command has its own).
@@ -48,6 +49,7 @@ struct CommandOptions {
   PointChanges changes;
   bool pin = false, unpin = false;
   int64_t limit = 20;
+  bool encrypt = false;
 };
 
 struct Command {
@@ -82,6 +84,7 @@ Command status_command();
 Command cancel_command();
 Command config_command();
 Command hook_command();
+Command key_command();
 
 // The text and JSON forms of a rollback report; returns the exit code.
 int print_rollback_report(const Globals& g, const RollbackReport& r);

@@ -13,6 +13,7 @@
 #include "cli/command.h"
 #include "cli/exit_codes.h"
 #include "cli/output.h"
+#include "io/tty.h"
 #include "rewind/rollback_system.h"
 
 namespace rwd::cli {
@@ -37,6 +38,17 @@ SystemOptions system_options(const Globals& g) {
   if (!g.config.empty()) o.config_file = g.config;
   o.wait_for_lock = g.wait;
   o.threads = g.threads;
+  o.password_file = g.password_file;
+  // Asked only on a terminal: a script without a passphrase fails (exit 12)
+  // instead of waiting for input that never comes.
+  if (io::interactive())
+    o.ask_password = [](const std::string& prompt, bool confirm) -> Result<std::string> {
+      REWIND_ASSIGN_OR_RETURN(std::string pass, io::read_secret(fmt::format("Enter {}", prompt)));
+      if (!confirm) return pass;
+      REWIND_ASSIGN_OR_RETURN(std::string again, io::read_secret("Enter it again"));
+      if (again != pass) return fail(Error::usage("the passphrases do not match"));
+      return pass;
+    };
   return o;
 }
 
@@ -90,6 +102,9 @@ int run_cli(int argc, char** argv) {
                "Wait for the repository lock instead of failing with exit code 11");
   app.add_option("--threads", g.threads, "Worker threads for compression and restore (default: 2)")
       ->check(CLI::Range(1, 64));
+  app.add_option("--password-file", g.password_file,
+                 "An encrypted repository's passphrase: the first line of this file (default: "
+                 "$REWIND_PASSWORD_FILE, else asked on a terminal)");
 
   std::vector<Command> commands = {
       init_command(),    create_command(), list_command(),     show_command(),
@@ -98,6 +113,7 @@ int run_cli(int argc, char** argv) {
       verify_command(),  dump_command(),   repair_command(),   config_command(),
       forget_command()};
   commands.push_back(hook_command());
+  commands.push_back(key_command());
   std::vector<std::pair<CLI::App*, Command*>> subs;
   for (auto& c : commands) {
     CLI::App* sub = app.add_subcommand(c.name, c.help);

@@ -18,6 +18,7 @@
 #include "components/files/walk.h"
 #include "engine/point_usage.h"
 #include "engine/retention.h"
+#include "engine/keys.h"
 #include "io/process.h"
 #include "store/manifest.h"
 
@@ -71,6 +72,8 @@ Result<std::unique_ptr<store::Repository>> RecoveryPointManager::open_repo(bool 
   o.write = write;
   o.wait = opts_.wait_for_lock;
   o.operation = op;
+  o.passphrase = passphrase_source(fs_, opts_);
+  o.key_cache = &key_cache_;
   return store::Repository::open(fs_, opts_.repository, o);
 }
 
@@ -657,7 +660,7 @@ Result<VerifyReport> RecoveryPointManager::verify(bool read_data, ProgressObserv
         rep.problems.push_back(
             fmt::format("pack {} chunk {}: not in the catalog", p.name, e.id.to_hex()));
       if (read_data) {
-        Status cs = store::read_chunk(fs_, fd->get(), p.name, e, dec, scratch, out);
+        Status cs = store::read_chunk(fs_, fd->get(), p.name, e, dec, scratch, out, repo->keys());
         if (!cs) rep.problems.push_back(cs.error().message());
         rep.bytes_read += e.stored_len;
       }
@@ -722,6 +725,8 @@ Result<RepairReport> RecoveryPointManager::repair(ProgressObserver& obs) {
   o.wait = opts_.wait_for_lock;
   o.operation = "repair";
   o.sync_catalog = false;
+  o.passphrase = passphrase_source(fs_, opts_);
+  o.key_cache = &key_cache_;
   auto repo = store::Repository::open(fs_, opts_.repository, o);
   if (!repo && repo.error().code() == ErrorCode::kCorruptedData) {
     // The catalog is unreadable: set it aside (never delete repository data)

@@ -78,6 +78,7 @@ class RecoveryPointManager {
                   const std::vector<std::string>& argv);
   io::Fs& fs_;
   SystemOptions opts_;
+  store::KeyCache key_cache_;  // encrypted repositories unlocked so far
   Environment env_;
 };
 

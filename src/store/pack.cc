@@ -3,6 +3,7 @@
 
 #include <cstring>
 
+#include "store/crypto.h"
 #include "store/encoding.h"
 
 namespace rwd::store {
@@ -125,7 +126,8 @@ Result<std::vector<PackEntry>> read_pack_index(io::Fs& fs, int fd, std::string_v
 }
 
 Status read_chunk(io::Fs& fs, int fd, std::string_view pack_name, const PackEntry& e,
-                  Decompressor& dec, std::vector<std::byte>& scratch, std::vector<std::byte>& out) {
+                  Decompressor& dec, std::vector<std::byte>& scratch, std::vector<std::byte>& out,
+                  const RepoKeys* keys) {
   auto corrupt = [&](std::string_view why) {
     return fail(Error::corrupted_data("pack {} chunk {}: {}", pack_name, e.id.to_hex(), why));
   };
@@ -148,10 +150,17 @@ Status read_chunk(io::Fs& fs, int fd, std::string_view pack_name, const PackEntr
       *stored_len != e.stored_len || !idb || !(ChunkId::from_bytes(*idb) == e.id))
     return corrupt("blob header does not match the index");
   std::span<const std::byte> payload(scratch.data() + kBlobHeaderSize, e.stored_len);
+  thread_local std::vector<std::byte> opened;
+  if (keys) {
+    if (Status st = keys->open_chunk(e.id, static_cast<uint8_t>(e.type), payload, opened); !st)
+      return corrupt(st.error().message());
+    payload = opened;
+  }
   if (Status st = dec.decompress(e.codec, payload, e.raw_len, out); !st)
     return corrupt(st.error().message());
-  if (!(chunk_id(static_cast<uint8_t>(e.type), out) == e.id))
-    return corrupt("content does not match its hash");
+  ChunkId id = keys ? keys->chunk_id(static_cast<uint8_t>(e.type), out)
+                    : chunk_id(static_cast<uint8_t>(e.type), out);
+  if (!(id == e.id)) return corrupt("content does not match its hash");
   return ok();
 }
 

@@ -65,10 +65,15 @@ class PackWriter {
 // Reads a pack's trailer index and checks it against the file size.
 Result<std::vector<PackEntry>> read_pack_index(io::Fs& fs, int fd, std::string_view pack_name);
 
+class RepoKeys;
+
 // Reads and decodes one chunk at `offset`: the blob header must match the
 // expected id, the data must decompress to raw_len, and its SHA-256 must be
-// the id. Errors name the pack and the chunk (kCorruptedData).
+// the id. With `keys` (an encrypted repository) the data is opened first
+// and the id is the keyed one. Errors name the pack and the chunk
+// (kCorruptedData).
 Status read_chunk(io::Fs& fs, int fd, std::string_view pack_name, const PackEntry& e,
-                  Decompressor& dec, std::vector<std::byte>& scratch, std::vector<std::byte>& out);
+                  Decompressor& dec, std::vector<std::byte>& scratch, std::vector<std::byte>& out,
+                  const RepoKeys* keys = nullptr);
 
 }  // namespace rwd::store

@@ -2,6 +2,7 @@
 #include "store/repository.h"
 
 #include <fcntl.h>
+#include <sodium.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -18,6 +19,10 @@ namespace rwd::store {
 namespace {
 
 constexpr char kRootMagic[8] = {'R', 'W', 'R', 'O', 'O', 'T', '0', '1'};
+// A sealed root record (encrypted repositories): no MAC, the AEAD's tag
+// authenticates it.
+constexpr char kSealedRootMagic[8] = {'R', 'W', 'R', 'O', 'O', 'T', 'E', '1'};
+constexpr size_t kMaxKeyFile = 64 << 10;
 constexpr size_t kMaxRootRecord = 16 << 20;
 constexpr size_t kMaxQueuedBytes = 24 << 20;
 
@@ -134,7 +139,7 @@ uint32_t ChunkWriter::stored_size(const ChunkId& id) {
 }
 
 Result<ChunkId> ChunkWriter::put(ChunkType type, std::vector<std::byte>&& data) {
-  ChunkId id = chunk_id(static_cast<uint8_t>(type), data);
+  ChunkId id = repo_.chunk_id(type, data);
   return put_with_id(id, type, std::move(data));
 }
 
@@ -156,7 +161,8 @@ Result<ChunkId> ChunkWriter::put_with_id(const ChunkId& id, ChunkType type,
 
 void ChunkWriter::worker() {
   Compressor comp(repo_.config().compression_level);
-  std::vector<std::byte> out;
+  const RepoKeys* keys = repo_.keys();
+  std::vector<std::byte> out, sealed;
   while (true) {
     Job job;
     {
@@ -170,6 +176,11 @@ void ChunkWriter::worker() {
     ChunkCodec codec = comp.compress(job.data, out);
     std::span<const std::byte> stored =
         codec == ChunkCodec::kRaw ? std::span<const std::byte>(job.data) : out;
+    // Compress, then seal: ciphertext does not compress.
+    if (keys) {
+      keys->seal_chunk(job.id, static_cast<uint8_t>(job.type), stored, sealed);
+      stored = sealed;
+    }
     Status st = append(job, codec, stored);
     {
       std::lock_guard lk(mu_);
@@ -242,10 +253,13 @@ std::vector<ChunkWriter::FinishedPack> ChunkWriter::take_finished() {
 
 // ---------------------------------------------------------------- Repository
 
-Repository::~Repository() = default;
+Repository::~Repository() {
+  if (master_) sodium_memzero(master_->data(), master_->size());
+}
 
 Result<std::unique_ptr<Repository>> Repository::init(io::Fs& fs, const std::string& path,
-                                                     const InitOptions& opts) {
+                                                     const InitOptions& opts,
+                                                     const EncryptionOptions* encryption) {
   // The repository directory: created 0700, or an existing empty directory.
   Result<io::Fd> existing = fs.open_path(path, O_PATH | O_DIRECTORY);
   if (existing) {
@@ -285,6 +299,7 @@ Result<std::unique_ptr<Repository>> Repository::init(io::Fs& fs, const std::stri
   for (const char* d : {"packs", "roots"}) {
     REWIND_TRY(fs.mkdir_at(repo->dir_.get(), d, 0700));
   }
+  if (encryption) REWIND_TRY(fs.mkdir_at(repo->dir_.get(), "keys", 0700));
   REWIND_TRY(io::write_file_atomic(fs, repo->dir_.get(), "lock", {}, 0600));
   // The catalog before the config: a repository is "initialized" once its
   // config exists, so a crash in between leaves a directory `init` refuses
@@ -293,15 +308,33 @@ Result<std::unique_ptr<Repository>> Repository::init(io::Fs& fs, const std::stri
   RepoConfig& c = repo->config_;
   c.id = random_hex(16);
   c.compression_level = opts.compression_level;
-  REWIND_ASSIGN_OR_RETURN(c.auth_key, parse_key(random_hex(32)));
   json cfg{
       {"format", c.format},
       {"id", c.id},
       {"compression", c.compression_level},
       {"chunker",
        {{"min", c.chunker.min_size}, {"avg", c.chunker.avg_size}, {"max", c.chunker.max_size}}},
-      {"max_pack_size", c.max_pack_size},
-      {"auth_key", hex_encode(c.auth_key)}};
+      {"max_pack_size", c.max_pack_size}};
+  KeyCache cache;
+  if (encryption) {
+    // The first key before the config, so that an initialized repository
+    // always has a key. No auth_key: the master key's subkeys do its work.
+    UnlockedKey& k = cache[c.id];
+    k.master = random_key();
+    k.key_id = random_hex(8);
+    REWIND_ASSIGN_OR_RETURN(
+        KeyFile kf, wrap_master_key(k.master, encryption->passphrase, c.id, encryption->kdf));
+    REWIND_ASSIGN_OR_RETURN(io::Fd kd,
+                            fs.open_at(repo->dir_.get(), "keys", O_RDONLY | O_DIRECTORY));
+    std::string text = key_file_to_json(kf);
+    REWIND_TRY(io::write_file_atomic(fs, kd.get(), k.key_id + ".key", io::as_bytes(text), 0600));
+    cfg["format"] = kRepoFormatEncrypted;
+    cfg["encryption"] = {
+        {"cipher", "xchacha20-poly1305"}, {"kdf", "argon2id"}, {"chunk_names", "blake2b-keyed"}};
+  } else {
+    REWIND_ASSIGN_OR_RETURN(c.auth_key, parse_key(random_hex(32)));
+    cfg["auth_key"] = hex_encode(c.auth_key);
+  }
   std::string text = cfg.dump(2) + "\n";
   REWIND_TRY(io::write_file_atomic(fs, repo->dir_.get(), "config", io::as_bytes(text), 0600));
   REWIND_TRY(fs.fsync_dir(repo->dir_.get()));
@@ -309,6 +342,7 @@ Result<std::unique_ptr<Repository>> Repository::init(io::Fs& fs, const std::stri
   OpenOptions o;
   o.write = true;
   o.operation = "init";
+  o.key_cache = &cache;
   return open(fs, path, o);
 }
 
@@ -333,10 +367,10 @@ Result<std::unique_ptr<Repository>> Repository::open(io::Fs& fs, const std::stri
   if (!cfg.is_object() || !cfg.contains("format") || !cfg["format"].is_number_integer())
     return fail(Error::corrupted_data("{}/config is not a valid repository configuration", path));
   int format = cfg["format"].get<int>();
-  if (format > kRepoFormatVersion)
+  if (format > kRepoFormatEncrypted)
     return fail(Error::invalid_state(
         "repository {} has format {}, newer than this rewind reads ({}); upgrade rewind", path,
-        format, kRepoFormatVersion));
+        format, kRepoFormatEncrypted));
   if (format < 1) return fail(Error::corrupted_data("{}/config: bad format {}", path, format));
   RepoConfig& c = repo->config_;
   try {
@@ -347,7 +381,16 @@ Result<std::unique_ptr<Repository>> Repository::open(io::Fs& fs, const std::stri
     c.chunker.avg_size = cfg.at("chunker").at("avg").get<size_t>();
     c.chunker.max_size = cfg.at("chunker").at("max").get<size_t>();
     c.max_pack_size = cfg.at("max_pack_size").get<uint64_t>();
-    REWIND_ASSIGN_OR_RETURN(c.auth_key, parse_key(cfg.at("auth_key").get<std::string>()));
+    c.encrypted = format == kRepoFormatEncrypted;
+    if (c.encrypted) {
+      const json& e = cfg.at("encryption");
+      if (e.at("cipher") != "xchacha20-poly1305" || e.at("kdf") != "argon2id" ||
+          e.at("chunk_names") != "blake2b-keyed")
+        return fail(
+            Error::invalid_state("{}/config: encryption {} is not supported", path, e.dump()));
+    } else {
+      REWIND_ASSIGN_OR_RETURN(c.auth_key, parse_key(cfg.at("auth_key").get<std::string>()));
+    }
   } catch (const std::exception& e) {
     return fail(Error::corrupted_data("{}/config: {}", path, e.what()));
   }
@@ -359,11 +402,14 @@ Result<std::unique_ptr<Repository>> Repository::open(io::Fs& fs, const std::stri
                           fs.open_at(repo->dir_.get(), "packs", O_RDONLY | O_DIRECTORY));
   REWIND_ASSIGN_OR_RETURN(repo->roots_,
                           fs.open_at(repo->dir_.get(), "roots", O_RDONLY | O_DIRECTORY));
+  // The key before the lock: a prompt must not hold the writer lock.
+  if (c.encrypted) REWIND_TRY(repo->unlock(opts));
   if (opts.write) REWIND_TRY(repo->take_lock(opts));
   auto cat = catalog::Catalog::open(fs, path + "/catalog.db", opts.write);
   if (!cat)
     return fail(cat.error().with_context("opening the catalog (`rewind repair` rebuilds it)"));
   repo->catalog_ = std::move(*cat);
+  if (repo->keys_) REWIND_TRY(repo->catalog_->enable_sealing(repo->keys_.get()));
   if (opts.write) REWIND_TRY(repo->catalog_->checkpoint());
   if (opts.write && opts.sync_catalog) {
     REWIND_ASSIGN_OR_RETURN(SyncReport rep, repo->sync_catalog(false));
@@ -497,7 +543,7 @@ Status Repository::read_chunk(const ChunkId& id, ChunkType type, std::vector<std
   thread_local Decompressor dec;
   thread_local std::vector<std::byte> scratch;
   PackEntry e{id, loc->type, loc->codec, loc->raw_len, loc->stored_len, loc->offset};
-  return store::read_chunk(fs_, fd->get(), name, e, dec, scratch, out);
+  return store::read_chunk(fs_, fd->get(), name, e, dec, scratch, out, keys_.get());
 }
 
 Result<int64_t> Repository::next_point_id() {
@@ -522,11 +568,18 @@ Status Repository::write_root_record(const RootRecord& rec) {
   j["snapshots"] = snaps;
   std::string body = j.dump();
   Writer w;
-  w.raw(kRootMagic, 8);
-  w.u32(static_cast<uint32_t>(body.size()));
-  w.raw(body.data(), body.size());
-  auto mac = hmac_sha256(config_.auth_key, w.buffer());
-  w.raw(mac.data(), mac.size());
+  if (keys_) {
+    std::vector<std::byte> sealed = keys_->seal_record(body, sealed_root_ad());
+    w.raw(kSealedRootMagic, 8);
+    w.u32(static_cast<uint32_t>(sealed.size()));
+    w.bytes(sealed);
+  } else {
+    w.raw(kRootMagic, 8);
+    w.u32(static_cast<uint32_t>(body.size()));
+    w.raw(body.data(), body.size());
+    auto mac = hmac_sha256(config_.auth_key, w.buffer());
+    w.raw(mac.data(), mac.size());
+  }
   std::string name = fmt::format("{:016}-{}.root", rec.seq, rec.point.id);
   return io::write_file_atomic(fs_, roots_.get(), name, w.buffer(), 0600);
 }
@@ -536,14 +589,27 @@ Result<RootRecord> Repository::parse_root_record(const std::string& file, std::s
     return fail(Error::corrupted_data("root record {}: {}", file, why));
   };
   if (data.size() < 8 + 4 + 32) return bad("too short");
-  if (std::memcmp(data.data(), kRootMagic, 8) != 0) return bad("bad magic");
   std::span<const std::byte> bytes(reinterpret_cast<const std::byte*>(data.data()), data.size());
   Reader r(bytes.subspan(8), "root record");
   REWIND_ASSIGN_OR_RETURN(uint32_t len, r.u32());
-  if (static_cast<size_t>(len) + 8 + 4 + 32 != data.size()) return bad("length mismatch");
-  auto mac = hmac_sha256(config_.auth_key, bytes.first(8 + 4 + len));
-  if (std::memcmp(mac.data(), data.data() + 12 + len, 32) != 0) return bad("authentication failed");
-  json j = json::parse(data.substr(12, len), nullptr, false);
+  std::string opened;
+  std::string_view body;
+  if (keys_) {
+    if (std::memcmp(data.data(), kSealedRootMagic, 8) != 0) return bad("bad magic");
+    if (static_cast<size_t>(len) + 8 + 4 != data.size()) return bad("length mismatch");
+    auto o = keys_->open_record(bytes.subspan(12), sealed_root_ad());
+    if (!o) return bad("authentication failed");
+    opened = std::move(*o);
+    body = opened;
+  } else {
+    if (std::memcmp(data.data(), kRootMagic, 8) != 0) return bad("bad magic");
+    if (static_cast<size_t>(len) + 8 + 4 + 32 != data.size()) return bad("length mismatch");
+    auto mac = hmac_sha256(config_.auth_key, bytes.first(8 + 4 + len));
+    if (std::memcmp(mac.data(), data.data() + 12 + len, 32) != 0)
+      return bad("authentication failed");
+    body = data.substr(12, len);
+  }
+  json j = json::parse(body, nullptr, false);
   if (!j.is_object()) return bad("not JSON");
   RootRecord rec;
   rec.file = file;
@@ -763,6 +829,135 @@ Status Repository::commit_point(ChunkWriter& writer, catalog::PointRow& point,
   index_loaded_ = false;
   index_.clear();
   return ok();
+}
+
+}  // namespace rwd::store
+
+namespace rwd::store {
+
+// ---------------------------------------------------------------- encryption
+
+std::string Repository::sealed_root_ad() const {
+  return std::string(kSealedRootMagic, 8) + config_.id;
+}
+
+ChunkId Repository::chunk_id(ChunkType type, std::span<const std::byte> data) const {
+  if (keys_) return keys_->chunk_id(static_cast<uint8_t>(type), data);
+  return store::chunk_id(static_cast<uint8_t>(type), data);
+}
+
+std::string Repository::seal_text(std::string_view plain) const {
+  return keys_ ? keys_->seal_text(plain) : std::string(plain);
+}
+
+Result<std::string> Repository::open_text(std::string_view stored) const {
+  if (!keys_) return std::string(stored);
+  return keys_->open_text(stored);
+}
+
+std::optional<Key> Repository::audit_key() const {
+  if (!keys_) return std::nullopt;
+  return keys_->subkey(RepoKeys::kAudit);
+}
+
+Result<std::vector<std::pair<std::string, KeyFile>>> Repository::read_key_files(
+    std::vector<std::string>* problems) {
+  REWIND_ASSIGN_OR_RETURN(auto names, fs_.list_dir(keys_dir_.get()));
+  std::sort(names.begin(), names.end(), [](auto& a, auto& b) { return a.name < b.name; });
+  std::vector<std::pair<std::string, KeyFile>> out;
+  for (const auto& n : names) {
+    if (n.name.size() <= 4 || !n.name.ends_with(".key")) continue;
+    std::string id = n.name.substr(0, n.name.size() - 4);
+    auto text = io::read_small_file(fs_, keys_dir_.get(), n.name, kMaxKeyFile);
+    Result<KeyFile> kf = text ? key_file_from_json(*text, n.name) : fail(text.error());
+    if (!kf) {
+      if (problems) problems->push_back(kf.error().message());
+      continue;
+    }
+    out.emplace_back(std::move(id), std::move(*kf));
+  }
+  return out;
+}
+
+Status Repository::unlock(const OpenOptions& opts) {
+  auto kd = fs_.open_at(dir_.get(), "keys", O_RDONLY | O_DIRECTORY);
+  if (!kd)
+    return fail(Error::corrupted_data("repository {} is encrypted but has no keys/ directory: {}",
+                                      path_, kd.error().message()));
+  keys_dir_ = std::move(*kd);
+  auto use = [&](const UnlockedKey& k) {
+    master_ = k.master;
+    keys_ = std::make_unique<RepoKeys>(k.master);
+    key_id_ = k.key_id;
+  };
+  if (opts.key_cache) {
+    auto it = opts.key_cache->find(config_.id);
+    if (it != opts.key_cache->end()) {
+      use(it->second);
+      return ok();
+    }
+  }
+  if (!opts.passphrase)
+    return fail(Error::wrong_key(
+        "repository {} is encrypted: give its passphrase with --password-file FILE or "
+        "REWIND_PASSWORD_FILE=FILE (or run rewind on a terminal to be asked)",
+        path_));
+  REWIND_ASSIGN_OR_RETURN(std::string pass, opts.passphrase());
+  std::vector<std::string> problems;
+  REWIND_ASSIGN_OR_RETURN(auto files, read_key_files(&problems));
+  for (const auto& [id, kf] : files) {
+    auto master = unwrap_master_key(kf, pass, config_.id);
+    if (!master) {
+      if (master.error().code() != ErrorCode::kWrongKey)
+        problems.push_back(master.error().message());
+      continue;
+    }
+    UnlockedKey k{id, *master};
+    use(k);
+    if (opts.key_cache) (*opts.key_cache)[config_.id] = k;
+    return ok();
+  }
+  if (files.empty())
+    return fail(Error::corrupted_data("repository {} is encrypted but holds no readable key{}{}",
+                                      path_, problems.empty() ? "" : ": ",
+                                      problems.empty() ? "" : problems.front()));
+  return fail(Error::wrong_key("wrong passphrase for repository {}: it opens none of its {} key{}",
+                               path_, files.size(), files.size() == 1 ? "" : "s"));
+}
+
+Result<std::vector<KeyInfo>> Repository::list_keys() {
+  if (!keys_) return fail(Error::invalid_state("repository {} is not encrypted", path_));
+  REWIND_ASSIGN_OR_RETURN(auto files, read_key_files(nullptr));
+  std::vector<KeyInfo> out;
+  for (const auto& [id, kf] : files)
+    out.push_back(KeyInfo{id, kf.created_ns, kf.kdf, id == key_id_});
+  return out;
+}
+
+Result<std::string> Repository::add_key(std::string_view passphrase, const KdfParams& kdf) {
+  if (!keys_) return fail(Error::invalid_state("repository {} is not encrypted", path_));
+  if (passphrase.empty()) return fail(Error::usage("an empty passphrase is not allowed"));
+  REWIND_ASSIGN_OR_RETURN(KeyFile kf, wrap_master_key(*master_, passphrase, config_.id, kdf));
+  std::string id = random_hex(8);
+  std::string text = key_file_to_json(kf);
+  // Rule 1 (STYLE.md §5): temp file, fsync, rename, fsync the directory.
+  REWIND_TRY(io::write_file_atomic(fs_, keys_dir_.get(), id + ".key", io::as_bytes(text), 0600));
+  return id;
+}
+
+Status Repository::remove_key(const std::string& id) {
+  REWIND_ASSIGN_OR_RETURN(auto keys, list_keys());
+  auto it = std::find_if(keys.begin(), keys.end(), [&](const KeyInfo& k) { return k.id == id; });
+  if (it == keys.end())
+    return fail(
+        Error::not_found("repository {} has no key {} (`rewind key list` shows them)", path_, id));
+  if (keys.size() == 1)
+    return fail(Error::invalid_state(
+        "key {} is the last key of repository {}: without it nothing could open the repository; "
+        "add another first (`rewind key add`)",
+        id, path_));
+  REWIND_TRY(fs_.unlink_at(keys_dir_.get(), id + ".key"));
+  return fs_.fsync_dir(keys_dir_.get());
 }
 
 }  // namespace rwd::store

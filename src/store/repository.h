@@ -31,12 +31,16 @@
 #include "io/fs.h"
 #include "store/chunker.h"
 #include "store/codec.h"
+#include "store/crypto.h"
 #include "store/hash.h"
 #include "store/pack.h"
 
 namespace rwd::store {
 
 inline constexpr int kRepoFormatVersion = 1;
+// An encrypted repository's format (doc/format.md "Encryption"): a rewind
+// that reads only format 1 refuses it instead of misreading it.
+inline constexpr int kRepoFormatEncrypted = 2;
 inline constexpr int kRootRecordVersion = 1;
 
 struct RepoConfig {
@@ -46,10 +50,33 @@ struct RepoConfig {
   ChunkerParams chunker;
   uint64_t max_pack_size = kDefaultMaxPackSize;
   std::array<uint8_t, 32> auth_key{};
+  bool encrypted = false;
 };
 
 struct InitOptions {
   int compression_level = 3;
+};
+
+// An encrypted repository whose first key opens with `passphrase`.
+struct EncryptionOptions {
+  std::string passphrase;
+  KdfParams kdf = default_kdf_params();
+};
+
+// Master keys already unlocked in this process, by repository id, so that
+// the passphrase is asked and Argon2id run once per process, not per open.
+struct UnlockedKey {
+  std::string key_id;
+  Key master{};
+};
+using KeyCache = std::map<std::string, UnlockedKey>;
+
+// One passphrase of an encrypted repository (a file in keys/).
+struct KeyInfo {
+  std::string id;
+  int64_t created_ns = 0;
+  KdfParams kdf;
+  bool current = false;  // the key this process opened the repository with
 };
 
 struct OpenOptions {
@@ -57,6 +84,11 @@ struct OpenOptions {
   bool wait = false;         // wait for the lock instead of failing kBusy
   std::string operation;     // written into the lock file for a waiting writer's message
   bool sync_catalog = true;  // import packs / root records the catalog lacks (writers)
+  // For an encrypted repository: gives the passphrase. Called only when the
+  // repository is encrypted and `key_cache` does not hold its key; unset,
+  // opening an encrypted repository is kWrongKey with how to give one.
+  std::function<Result<std::string>()> passphrase{};
+  KeyCache* key_cache = nullptr;  // optional; filled on a successful unlock
 };
 
 // A recovery point as a root record holds it.
@@ -139,8 +171,10 @@ class ChunkWriter {
 
 class Repository {
  public:
+  // With `encryption`, an encrypted repository (doc/format.md "Encryption").
   static Result<std::unique_ptr<Repository>> init(io::Fs& fs, const std::string& path,
-                                                  const InitOptions& opts);
+                                                  const InitOptions& opts,
+                                                  const EncryptionOptions* encryption = nullptr);
   static Result<std::unique_ptr<Repository>> open(io::Fs& fs, const std::string& path,
                                                   const OpenOptions& opts);
   ~Repository();
@@ -151,6 +185,30 @@ class Repository {
   catalog::Catalog& catalog() { return *catalog_; }
   int dirfd() const { return dir_.get(); }
   int packs_dirfd() const { return packs_.get(); }
+
+  // Encryption. keys() is null in an unencrypted repository.
+  bool encrypted() const { return config_.encrypted; }
+  const RepoKeys* keys() const { return keys_.get(); }
+  // A chunk's name: SHA-256 based, or keyed when encrypted (store/crypto.h).
+  ChunkId chunk_id(ChunkType type, std::span<const std::byte> data) const;
+  // Text that may name a path of a captured tree, as the catalog may hold
+  // it: sealed (deterministically, "rw1:..." base64) when the repository is
+  // encrypted, unchanged otherwise. open_text reverses it (kCorruptedData
+  // when the text does not open). For catalog tables of other modules (the
+  // audit log's arguments).
+  std::string seal_text(std::string_view plain) const;
+  Result<std::string> open_text(std::string_view stored) const;
+  // A key derived from the master key for the audit log's MAC chain; unset
+  // when the repository is not encrypted.
+  std::optional<Key> audit_key() const;
+  // Passphrases (writers only for add/remove). add_key returns the new
+  // key's id. remove_key refuses the last key (kInvalidState) and an
+  // unknown id (kNotFound). kInvalidState when the repository is not
+  // encrypted.
+  Result<std::vector<KeyInfo>> list_keys();
+  Result<std::string> add_key(std::string_view passphrase, const KdfParams& kdf);
+  Status remove_key(const std::string& id);
+  const std::string& key_id() const { return key_id_; }
 
   // Refuses early when the repository's file system has less than `need`
   // bytes free (plus a margin): kNoSpace "need X, have Y".
@@ -202,6 +260,10 @@ class Repository {
   Result<int64_t> next_root_seq();
   Result<RootRecord> parse_root_record(const std::string& file, std::string_view data);
   Status import_pack(const std::string& name, SyncReport& rep);
+  Status unlock(const OpenOptions& opts);
+  std::string sealed_root_ad() const;
+  Result<std::vector<std::pair<std::string, KeyFile>>> read_key_files(
+      std::vector<std::string>* problems);
 
   io::Fs& fs_;
   std::string path_;
@@ -210,6 +272,10 @@ class Repository {
   io::Fd packs_;
   io::Fd roots_;
   io::Fd lock_;
+  io::Fd keys_dir_;                 // encrypted repositories only
+  std::optional<Key> master_;       // encrypted: the unlocked master key
+  std::unique_ptr<RepoKeys> keys_;  // derived from master_
+  std::string key_id_;              // the key file that opened it
   std::unique_ptr<catalog::Catalog> catalog_;
   std::mutex pack_fds_mu_;  // guards pack_fds_ and pack_names_
   std::map<int64_t, io::Fd> pack_fds_;

@@ -311,12 +311,13 @@ TEST_F(RepositoryTest, OpenRefusesANewerFormat) {
   std::string config = read_file(path_ + "/config");
   size_t at = config.find("\"format\": 1");
   ASSERT_NE(at, std::string::npos) << config;
-  config.replace(at, 11, "\"format\": 2");
+  // (2 is an encrypted repository's format.)
+  config.replace(at, 11, "\"format\": 3");
   write_file(path_ + "/config", config, 0600);
   auto r = Repository::open(fs_, path_, {});
   EXPECT_THAT(r, HasError(ErrorCode::kInvalidState));
   if (!r) {
-    EXPECT_THAT(r.error().message(), HasSubstr("format 2"));
+    EXPECT_THAT(r.error().message(), HasSubstr("format 3"));
   }
 }
 

@@ -5,6 +5,7 @@
 #include "components/services/manager.h"
 #include "config/config.h"
 #include "config/retention.h"
+#include "engine/keys.h"
 #include "engine/recovery_point_manager.h"
 #include "engine/rollback_engine.h"
 #include "io/fs.h"
@@ -104,12 +105,22 @@ const char* version() { return "0.2.0"; }
 int repository_format_version() { return store::kRepoFormatVersion; }
 
 Result<std::string> RollbackSystem::init_repository(const SystemOptions& options,
-                                                    std::optional<int> compression_level) {
+                                                    std::optional<int> compression_level,
+                                                    bool encrypt) {
   io::Fs& fs = options.fs ? *options.fs : io::default_fs();
   REWIND_ASSIGN_OR_RETURN(Loaded l, load(fs, options));
   store::InitOptions io;
   io.compression_level = compression_level.value_or(l.compression);
-  REWIND_ASSIGN_OR_RETURN(auto repo, store::Repository::init(fs, l.options.repository, io));
+  store::EncryptionOptions enc;
+  if (encrypt) {
+    REWIND_ASSIGN_OR_RETURN(
+        enc.passphrase,
+        engine::passphrase(fs, l.options,
+                           fmt::format("new passphrase for repository {}", l.options.repository),
+                           true));
+  }
+  REWIND_ASSIGN_OR_RETURN(
+      auto repo, store::Repository::init(fs, l.options.repository, io, encrypt ? &enc : nullptr));
   (void)repo;
   return l.options.repository;
 }
@@ -125,6 +136,35 @@ RollbackSystem::RollbackSystem(std::unique_ptr<Impl> impl) : impl_(std::move(imp
 RollbackSystem::~RollbackSystem() = default;
 
 const SystemOptions& RollbackSystem::options() const { return impl_->manager.options(); }
+
+Result<std::vector<RepositoryKey>> RollbackSystem::list_keys() {
+  return engine::list_keys(impl_->manager);
+}
+
+Result<std::string> RollbackSystem::add_key(const std::string& new_passphrase) {
+  return engine::add_key(impl_->manager, new_passphrase, false);
+}
+
+Result<std::string> RollbackSystem::change_passphrase(const std::string& new_passphrase) {
+  return engine::add_key(impl_->manager, new_passphrase, true);
+}
+
+Status RollbackSystem::remove_key(const std::string& id) {
+  return engine::remove_key(impl_->manager, id);
+}
+
+Result<std::string> RollbackSystem::new_passphrase(const std::string& file) {
+  const SystemOptions& o = impl_->manager.options();
+  io::Fs& fs = o.fs ? *o.fs : io::default_fs();
+  if (!file.empty()) return engine::read_password_file(fs, file);
+  if (!o.ask_password)
+    return fail(Error::usage("give the new passphrase with --new-password-file FILE"));
+  REWIND_ASSIGN_OR_RETURN(
+      std::string pass,
+      o.ask_password(fmt::format("new passphrase for repository {}", o.repository), true));
+  if (pass.empty()) return fail(Error::usage("an empty passphrase is not allowed"));
+  return pass;
+}
 const std::vector<ConfiguredComponent>& RollbackSystem::configured_components() const {
   return impl_->configured;
 }

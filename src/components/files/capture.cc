@@ -228,7 +228,8 @@ Result<std::vector<Change>> diff_live(io::Fs& fs, const std::vector<Entry>& snap
     std::vector<ChunkRef> refs;
     REWIND_TRY(
         chunk_file(fs, fd, extents, sparse, size, chunker, [&](std::vector<std::byte>&& chunk) {
-          refs.push_back(ChunkRef{store::sha256(chunk), static_cast<uint32_t>(chunk.size())});
+          ChunkId id = opts.data_id ? opts.data_id(chunk) : store::sha256(chunk);
+          refs.push_back(ChunkRef{id, static_cast<uint32_t>(chunk.size())});
           return ok();
         }));
     return refs;

@@ -11,7 +11,9 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -45,6 +47,9 @@ struct CaptureOptions {
   // When not empty: only these absolute paths (and the directories on the
   // way to them) are walked; `path` is their common ancestor.
   std::vector<std::string> include;
+  // How the repository names a data chunk (keyed when it is encrypted):
+  // diff names the live content the same way. Unset: SHA-256.
+  std::function<store::ChunkId(std::span<const std::byte>)> data_id;
 };
 
 struct CaptureResult {

@@ -30,6 +30,9 @@ Result<files::CaptureOptions> capture_options(Context& ctx, const ComponentSpec&
   if (spec.paths.size() > 1) co.include = spec.paths;
   co.exclude = spec.exclude;
   co.chunker = ctx.repo.config().chunker;
+  co.data_id = [&repo = ctx.repo](std::span<const std::byte> d) {
+    return repo.chunk_id(store::ChunkType::kData, d);
+  };
   REWIND_ASSIGN_OR_RETURN(io::Stat rst, ctx.fs.fstat(ctx.repo.dirfd()));
   co.repo_dev = rst.dev;
   co.repo_ino = rst.ino;
