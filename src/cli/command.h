@@ -80,6 +80,7 @@ Command recover_command();
 Command status_command();
 Command cancel_command();
 Command config_command();
+Command daemon_command();
 
 // The text and JSON forms of a rollback report; returns the exit code.
 int print_rollback_report(const Globals& g, const RollbackReport& r);
