@@ -55,6 +55,8 @@ class TestDaemon {
   pid_t pid() const { return pid_; }
 
   void start() {
+    // Only this start's lines count (the log is appended to).
+    size_t from = log().size();
     pid_ = ::fork();
     ASSERT_GE(pid_, 0);
     if (pid_ == 0) {
@@ -68,7 +70,7 @@ class TestDaemon {
               "--config", config_.c_str(), static_cast<char*>(nullptr));
       ::_exit(127);
     }
-    ASSERT_TRUE(eventually([&] { return log().find("listening on") != std::string::npos; }))
+    ASSERT_TRUE(eventually([&] { return log().find("listening on", from) != std::string::npos; }))
         << "rewindd did not start:\n"
         << log();
   }

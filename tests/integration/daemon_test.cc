@@ -75,10 +75,11 @@ class DaemonTest : public ::testing::Test {
         "  if not c: break\n"
         "  d+=c\n"
         "sys.stdout.write(d.decode())\n";
-    RunResult r = rwd::testing::run({"setpriv", "--reuid=" + uid, "--regid=" + gid,
-                                     groups.empty() ? "--clear-groups" : "--groups=" + groups,
-                                     "python3", "-c", py, box.at("/run/rewind/rewindd.sock"), line},
-                                    {}, 60);
+    RunResult r =
+        rwd::testing::run({"setpriv", "--reuid=" + uid, "--regid=" + gid,
+                           groups.empty() ? "--clear-groups" : "--groups=" + groups,
+                           "/usr/bin/python3", "-c", py, box.at("/run/rewind/rewindd.sock"), line},
+                          {}, 60);
     EXPECT_EQ(r.exit_code, 0) << describe(r);
     auto j = json::parse(r.out, nullptr, false);
     EXPECT_FALSE(j.is_discarded()) << describe(r);
