@@ -1,9 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "daemon/guard.h"
-
 #include <gtest/gtest.h>
 
 #include "daemon/daemon_config.h"
+#include "daemon/guard.h"
 
 namespace rwd::daemon {
 namespace {
