@@ -97,6 +97,7 @@ int run_cli(int argc, char** argv) {
       recover_command(), status_command(), cancel_command(),   restore_command(),
       verify_command(),  dump_command(),   repair_command(),   config_command()};
   commands.push_back(daemon_command());
+  commands.push_back(boot_check_command());
   std::vector<std::pair<CLI::App*, Command*>> subs;
   for (auto& c : commands) {
     CLI::App* sub = app.add_subcommand(c.name, c.help);
