@@ -13,6 +13,7 @@
 #include "cli/command.h"
 #include "cli/exit_codes.h"
 #include "cli/output.h"
+#include "cli/run_report.h"
 #include "rewind/rollback_system.h"
 
 namespace rwd::cli {
@@ -63,6 +64,7 @@ json point_json(const RecoveryPointInfo& p) {
               {"tags", p.tags},
               {"pinned", p.pinned},
               {"pre_id", p.pre_id == 0 ? json(nullptr) : json(p.pre_id)},
+              {"health", p.health},
               {"components", comps}};
 }
 
@@ -96,6 +98,9 @@ int run_cli(int argc, char** argv) {
       diff_command(),    modify_command(), rollback_command(), undo_command(),
       recover_command(), status_command(), cancel_command(),   restore_command(),
       verify_command(),  dump_command(),   repair_command(),   config_command()};
+  commands.push_back(run_command());
+  commands.push_back(health_command());
+  commands.push_back(confirm_command());
   commands.push_back(daemon_command());
   commands.push_back(boot_check_command());
   std::vector<std::pair<CLI::App*, Command*>> subs;

@@ -16,6 +16,8 @@
 #include <set>
 #include <sstream>
 
+#include "config/automation.h"
+
 namespace rwd::config {
 namespace {
 
@@ -280,6 +282,7 @@ class Parser {
     add_environment_files(built);
     REWIND_TRY(check_overlaps(built));
     config_.components = order(std::move(built));
+    REWIND_TRY(check_automation(config_));
     return std::move(config_);
   }
 
