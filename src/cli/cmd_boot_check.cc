@@ -50,12 +50,12 @@ Command boot_check_command() {
         FileStore store(dir, *state);
         daemon::Monitor monitor;
         daemon::MonitorEnv env{g.root, g.repo, cfg};
-        CancelToken cancel;
-        daemon::RoundReport rep = monitor.round(env, *loaded, store, &cancel, true);
+        daemon::RoundReport rep = monitor.round(env, *loaded, store, true);
         daemon::DaemonState after = store.snapshot();
         int code = kExitOk;
         bool failed_rollback = rep.rolled_back && !after.rollbacks.empty() &&
-                               after.rollbacks.back().result != "completed";
+                               after.rollbacks.back().result != "completed" &&
+                               after.rollbacks.back().result != "nothing-to-do";
         if (failed_rollback)
           code = kExitNeedsRecover;
         else if (rep.rolled_back)

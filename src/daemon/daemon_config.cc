@@ -28,16 +28,13 @@ namespace {
 const std::vector<std::string> kKeys{"socket",
                                      "socket_group",
                                      "access",
-                                     "health_interval",
                                      "verify_interval",
                                      "verify_read_data_interval",
                                      "retention_interval",
                                      "timeline_interval",
                                      "metrics_dir",
                                      "motd_dir",
-                                     "state_dir",
-                                     "max_auto_rollbacks",
-                                     "auto_rollback_window"};
+                                     "state_dir"};
 
 Result<std::string> string_key(const nlohmann::json& v, const std::string& key) {
   if (!v.is_string()) return fail(Error::usage("[daemon]: {} must be a string", key));
@@ -171,8 +168,6 @@ Result<DaemonConfig> parse_daemon_config(const nlohmann::json& section) {
         c.socket_group = ids.front();
       } else if (k == "access") {
         REWIND_TRY(parse_access(v, c));
-      } else if (k == "health_interval") {
-        REWIND_ASSIGN_OR_RETURN(c.health_interval, duration_key(v, k, false));
       } else if (k == "verify_interval") {
         REWIND_ASSIGN_OR_RETURN(c.verify_interval, duration_key(v, k, true));
       } else if (k == "verify_read_data_interval") {
@@ -187,14 +182,6 @@ Result<DaemonConfig> parse_daemon_config(const nlohmann::json& section) {
         REWIND_ASSIGN_OR_RETURN(c.motd_dir, absolute_key(v, k, true));
       } else if (k == "state_dir") {
         REWIND_ASSIGN_OR_RETURN(c.state_dir, absolute_key(v, k, false));
-      } else if (k == "max_auto_rollbacks") {
-        if (!v.is_number_integer() || v.get<int64_t>() < 0 || v.get<int64_t>() > 1000)
-          return fail(
-              Error::usage("[daemon]: max_auto_rollbacks must be a whole number 0..1000 "
-                           "(0: never roll back automatically)"));
-        c.max_auto_rollbacks = static_cast<int>(v.get<int64_t>());
-      } else if (k == "auto_rollback_window") {
-        REWIND_ASSIGN_OR_RETURN(c.auto_rollback_window, duration_key(v, k, false));
       } else {
         return fail(
             Error::usage("[daemon]: unknown key \"{}\" (known: {})", k, fmt::join(kKeys, ", ")));
@@ -217,12 +204,16 @@ Result<LoadedConfig> load_daemon_config(io::Fs& fs, const std::string& system_ro
                                         const std::optional<std::string>& config_file) {
   REWIND_ASSIGN_OR_RETURN(auto cfg, config::load(fs, system_root, config_file));
   LoadedConfig out;
+  nlohmann::json section;
   if (cfg) {
-    out.sections = cfg->sections;
     out.files = cfg->files;
+    if (cfg->sections.contains("daemon")) section = cfg->sections["daemon"];
+    REWIND_ASSIGN_OR_RETURN(out.health, config::health_config(*cfg));
+    REWIND_ASSIGN_OR_RETURN(out.auto_rollback, config::auto_rollback_config(*cfg));
+    for (const auto& c : cfg->components)
+      if (c.adapter == "services") out.services.emplace_back(c.name, c.settings);
   }
-  auto d = parse_daemon_config(out.sections.contains("daemon") ? out.sections["daemon"]
-                                                               : nlohmann::json());
+  auto d = parse_daemon_config(section);
   if (!d) {
     Error e = d.error();
     if (!out.files.empty()) e.context(fmt::format("{}", fmt::join(out.files, ", ")));

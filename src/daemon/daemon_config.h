@@ -15,7 +15,9 @@
 #include <string>
 #include <vector>
 
+#include "config/automation.h"
 #include "io/fs.h"
+#include "rewind/auto_rollback.h"
 #include "rewind/result.h"
 
 namespace rwd::daemon {
@@ -37,7 +39,6 @@ struct DaemonConfig {
   std::string socket = "/run/rewind/rewindd.sock";
   std::string socket_group;                  // name or gid; empty: root's group
   std::map<std::string, AccessRule> access;  // every action of actions()
-  Duration health_interval = std::chrono::minutes(1);
   Duration verify_interval = std::chrono::hours(24);
   Duration verify_read_data_interval = std::chrono::hours(24 * 7);
   Duration retention_interval = std::chrono::hours(24);
@@ -45,9 +46,9 @@ struct DaemonConfig {
   std::string metrics_dir = "/var/lib/prometheus/node-exporter";  // "": no metrics
   std::string motd_dir = "/run/motd.d";                           // "": no login notice
   std::string state_dir = "/var/lib/rewindd";
-  // At most this many automatic rollbacks within the window.
-  int max_auto_rollbacks = 1;
-  Duration auto_rollback_window = std::chrono::hours(1);
+  // The round's interval is [health] interval, the guard's count and window
+  // [auto_rollback] max_rollbacks and window (config/automation.h): one key
+  // per setting, shared with `rewind run` and `rewind health`.
 };
 
 // Parses the [daemon] section (a JSON object from config::Config::sections,
@@ -56,10 +57,13 @@ struct DaemonConfig {
 Result<DaemonConfig> parse_daemon_config(const nlohmann::json& section);
 
 // Loads the configuration files the way rewind does (config::load) and
-// returns the [daemon] section's settings plus the whole sections object.
+// returns the settings the daemon acts on.
 struct LoadedConfig {
   DaemonConfig daemon;
-  nlohmann::json sections = nlohmann::json::object();
+  config::HealthConfig health;       // [health], [[check]]
+  AutoRollbackConfig auto_rollback;  // [auto_rollback]
+  // The services components: name and settings.
+  std::vector<std::pair<std::string, nlohmann::json>> services;
   std::vector<std::string> files;
 };
 Result<LoadedConfig> load_daemon_config(io::Fs& fs, const std::string& system_root,

@@ -21,8 +21,6 @@ TEST(DaemonConfig, Defaults) {
   ASSERT_TRUE(d) << d.error().message();
   EXPECT_EQ(d->socket, "/run/rewind/rewindd.sock");
   EXPECT_EQ(d->motd_dir, "/run/motd.d");
-  EXPECT_EQ(d->max_auto_rollbacks, 1);
-  EXPECT_EQ(d->auto_rollback_window, std::chrono::hours(1));
   EXPECT_EQ(d->timeline_interval.count(), 0);
   EXPECT_EQ(d->access.at("rollback").users, std::vector<std::string>{"root"});
   EXPECT_TRUE(d->access.at("list").groups.empty());
@@ -43,15 +41,16 @@ TEST(DaemonConfig, SocketGroupReadsByDefault) {
 
 // Durations in systemd.time syntax; "off" turns a schedule off.
 TEST(DaemonConfig, DurationsAndOff) {
-  auto d = parse_text(
-      "[daemon]\nhealth_interval = \"1min 30s\"\ntimeline_interval = \"1h\"\n"
-      "verify_interval = \"off\"\nauto_rollback_window = \"2h\"\n"
-      "max_auto_rollbacks = 3\n");
+  auto d = parse_text("[daemon]
+timeline_interval = \"1h 30min\"
+"
+                      "verify_interval = \"off\"
+retention_interval = \"200ms\"
+");
   ASSERT_TRUE(d) << d.error().message();
-  EXPECT_EQ(d->health_interval, std::chrono::seconds(90));
-  EXPECT_EQ(d->timeline_interval, std::chrono::hours(1));
+  EXPECT_EQ(d->timeline_interval, std::chrono::minutes(90));
   EXPECT_EQ(d->verify_interval.count(), 0);
-  EXPECT_EQ(d->max_auto_rollbacks, 3);
+  EXPECT_EQ(d->retention_interval, std::chrono::milliseconds(200));
 }
 
 // Every mistake is a usage error naming the key.
@@ -61,9 +60,9 @@ TEST(DaemonConfig, ErrorsNameTheKey) {
     const char* says;
   } cases[] = {
       {"[daemon]\nsockt = \"/x\"\n", "unknown key \"sockt\""},
-      {"[daemon]\nhealth_interval = \"off\"\n", "health_interval"},
+      {"[daemon]\ntimeline_interval = \"soon\"\n", "timeline_interval"},
+      {"[daemon]\nhealth_interval = \"1s\"\n", "unknown key \"health_interval\""},
       {"[daemon]\nsocket = \"relative\"\n", "socket must be an absolute path"},
-      {"[daemon]\nmax_auto_rollbacks = -1\n", "max_auto_rollbacks"},
       {"[daemon.access.reboot]\nusers = [\"root\"]\n", "unknown action \"reboot\""},
       {"[daemon.access.list]\nuser = [\"root\"]\n", "unknown key \"user\""},
       {"[daemon]\nmetrics_dir = \"/a/../b\"\n", "metrics_dir"},

@@ -7,7 +7,7 @@
 
 namespace rwd::daemon {
 
-Verdict guard(const DaemonState& state, const DaemonConfig& config, int64_t now_ns) {
+Verdict guard(const DaemonState& state, const AutoRollbackConfig& config, int recent) {
   if (state.paused)
     return {false, fmt::format("paused ({}); `rewind daemon resume` re-arms automatic action",
                                state.pause_reason)};
@@ -15,26 +15,19 @@ Verdict guard(const DaemonState& state, const DaemonConfig& config, int64_t now_
     return {false, fmt::format("in the attention state ({}); a person must look, then `rewind "
                                "daemon resume`",
                                state.attention_reason)};
-  int64_t since = now_ns - config.auto_rollback_window.count();
-  int recent = static_cast<int>(
-      std::count_if(state.rollbacks.begin(), state.rollbacks.end(),
-                    [&](const AutoRollbackRecord& r) { return r.time_ns > since; }));
-  if (recent >= config.max_auto_rollbacks)
+  if (recent >= config.max_rollbacks)
     return {
         false,
-        fmt::format(
-            "{} automatic rollback(s) in the last {}s already, the most allowed "
-            "([daemon] max_auto_rollbacks = {}); not acting again",
-            recent,
-            std::chrono::duration_cast<std::chrono::seconds>(config.auto_rollback_window).count(),
-            config.max_auto_rollbacks)};
+        fmt::format("{} automatic rollback(s) in the last {}s already, the most allowed "
+                    "([auto_rollback] max_rollbacks = {}); not acting again",
+                    recent, std::chrono::duration_cast<std::chrono::seconds>(config.window).count(),
+                    config.max_rollbacks)};
   return {true, "the guards allow it"};
 }
 
 TargetChoice choose_target(const std::vector<RecoveryPointInfo>& points,
                            const std::vector<RollbackProgress>& operations,
-                           const DaemonState& state, const std::set<int64_t>& damaged,
-                           const std::function<std::string(const RecoveryPointInfo&)>& health_of) {
+                           const std::set<int64_t>& targeted, const std::set<int64_t>& damaged) {
   // Points a rollback undid: newer than its target, taken before it ran.
   auto undone = [&](const RecoveryPointInfo& p) {
     for (const auto& op : operations) {
@@ -44,10 +37,7 @@ TargetChoice choose_target(const std::vector<RecoveryPointInfo>& points,
     }
     return false;
   };
-  auto already_target = [&](int64_t id) {
-    return std::any_of(state.rollbacks.begin(), state.rollbacks.end(),
-                       [&](const AutoRollbackRecord& r) { return r.point == id; });
-  };
+  auto already_target = [&](int64_t id) { return targeted.count(id) > 0; };
   TargetChoice out;
   std::vector<RecoveryPointInfo> sorted = points;
   std::sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) { return a.id > b.id; });
@@ -74,8 +64,7 @@ TargetChoice choose_target(const std::vector<RecoveryPointInfo>& points,
   }
   for (const auto& p : sorted) {
     if (p.kind == "safety" || p.kind == "post" || undone(p) || damaged.count(p.id)) continue;
-    std::string h = health_of(p);
-    if (!h.empty() && h != "good") continue;
+    if (!p.health.empty() && p.health != "good") continue;
     // The newest good state was restored automatically once already: going
     // further back by itself would be a cascade a person must decide on.
     if (out.candidates.empty() && already_target(p.id)) {

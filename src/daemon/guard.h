@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "daemon/daemon_config.h"
 #include "daemon/state.h"
+#include "rewind/auto_rollback.h"
 #include "rewind/rollback.h"
 #include "rewind/rollback_system.h"
 
@@ -23,28 +23,34 @@ struct Verdict {
 };
 
 // Whether the guards let an automatic rollback happen now: not paused, not
-// in the attention state, fewer than max_auto_rollbacks within the window.
-Verdict guard(const DaemonState& state, const DaemonConfig& config, int64_t now_ns);
+// in the attention state, fewer than [auto_rollback] max_rollbacks within
+// its window. `recent` counts the automatic rollbacks of the catalog within
+// the window: the daemon's, `rewind run`'s and expired confirmations' alike
+// (after `run` rolled an update back, the daemon rolling back again would
+// be a rollback of a rollback).
+Verdict guard(const DaemonState& state, const AutoRollbackConfig& config, int recent);
 
-// Where to roll back to, in the order to try (a point whose data fails to
-// verify is skipped for the next one):
+// Where to roll back to, in the order to try (a point whose rollback fails
+// before changing anything, e.g. damaged data, is skipped for the next):
 // - with an update (a `pre` point), its pre point and nothing else (never
 //   the post point of the update that broke things); refused when an
 //   automatic rollback already went to that point (one per update: a second
 //   would be a rollback of a rollback);
 // - without one, the points that are neither safety points (their state is
 //   what a rollback undid) nor post points, newest first, taken while health
-//   was good (or before health was recorded), and not among the points a
-//   later rollback undid (newer than its target, older than it).
+//   was good (or when no check was configured: health ""); refused when the
+//   newest of them was already an automatic rollback's target;
+// - never a point a later rollback undid (newer than its target, taken
+//   before it ran).
+// `targeted`: the points automatic rollbacks went to; `damaged`: points
+// known not to verify.
 struct TargetChoice {
   std::vector<int64_t> candidates;
   std::string why;  // "the pre point of the latest update (3)", or why there is none
   bool from_update = false;
 };
-// `health_of` gives the health level a point recorded ("" when none).
 TargetChoice choose_target(const std::vector<RecoveryPointInfo>& points,
                            const std::vector<RollbackProgress>& operations,
-                           const DaemonState& state, const std::set<int64_t>& damaged,
-                           const std::function<std::string(const RecoveryPointInfo&)>& health_of);
+                           const std::set<int64_t>& targeted, const std::set<int64_t>& damaged);
 
 }  // namespace rwd::daemon

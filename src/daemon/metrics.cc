@@ -17,7 +17,7 @@ namespace {
 // zero so far works and dashboards see the full set.
 const std::vector<std::string> kTriggers{"update-failure", "critical-error", "service-failure",
                                          "timeout",        "corruption",     "health-critical",
-                                         "confirm-timeout"};
+                                         "unconfirmed"};
 
 int level_value(const std::string& level) {
   if (level == "good") return 0;

@@ -53,11 +53,11 @@ struct RoundReport {
 
 class Monitor {
  public:
-  // One round as described above. `boot` is boot-check's round: a
-  // deadline that passed while the machine was down, or a last boot after
-  // an update that went critical, also count.
+  // One round as described above. `boot` marks boot-check's round (the
+  // log says so). The rollback itself is bounded by [auto_rollback]
+  // max_rollback_time, not by the caller.
   RoundReport round(const MonitorEnv& env, const LoadedConfig& cfg, StateStore& store,
-                    CancelToken* cancel, bool boot = false);
+                    bool boot = false);
 };
 
 }  // namespace rwd::daemon

@@ -139,7 +139,7 @@ json Server::status_json() {
   j["socket"] = at_root(opt_.root, cfg_.daemon.socket);
   j["configuration_files"] = cfg_.files;
   j["health_interval_ms"] =
-      std::chrono::duration_cast<std::chrono::milliseconds>(cfg_.daemon.health_interval).count();
+      std::chrono::duration_cast<std::chrono::milliseconds>(cfg_.health.interval).count();
   return j;
 }
 
@@ -283,7 +283,7 @@ void Server::monitor_loop() {
     }
     publish_status();
     MonitorEnv env{opt_.root, opt_.repo, opt_.config};
-    RoundReport rep = monitor_.round(env, cfg, store, &cancel_);
+    RoundReport rep = monitor_.round(env, cfg, store);
     {
       std::lock_guard<std::mutex> l(mu_);
       activity_ = fmt::format("last check: {}", rep.health_level);
@@ -297,11 +297,15 @@ void Server::monitor_loop() {
       m.last_verify_ns = state_.last_verify_ns;
       m.last_verify_ok = state_.last_verify_ok;
       m.state = state_name(state_);
-      for (const auto& r : state_.rollbacks) ++m.rollbacks_by_trigger[r.trigger];
     }
     if (!cfg.daemon.metrics_dir.empty()) {
       SystemOptions so{opt_.repo, opt_.root, opt_.config};
       if (auto sys = RollbackSystem::open(so)) {
+        // Every automatic rollback counts: the daemon's, `rewind run`'s,
+        // expired confirmations'.
+        if (auto recs = (*sys)->list_auto_rollbacks(0))
+          for (const auto& r : *recs)
+            if (r.result != "nothing-to-do") ++m.rollbacks_by_trigger[r.trigger];
         if (auto pts = (*sys)->list_recovery_points()) {
           m.points = pts->size();
           for (const auto& p : *pts) m.last_point_ns = std::max(m.last_point_ns, p.time_ns);
@@ -314,7 +318,7 @@ void Server::monitor_loop() {
       if (!st && st.error().code() != ErrorCode::kNotFound)
         log_warn(fmt::format("writing metrics to {}: {}", dir, st.error().message()));
     }
-    sleep_until(Clock::now() + cfg.daemon.health_interval);
+    sleep_until(Clock::now() + cfg.health.interval);
   }
 }
 

@@ -48,7 +48,8 @@ nlohmann::json to_json(const DaemonState& s) {
                   {"point", r.point},
                   {"operation", r.operation},
                   {"safety", r.safety},
-                  {"result", r.result}});
+                  {"result", r.result},
+                  {"record", r.record}});
   return {{"version", 1},
           {"paused", s.paused},
           {"pause_reason", s.pause_reason},
@@ -76,7 +77,7 @@ DaemonState state_from_json(const nlohmann::json& j) {
       s.rollbacks.push_back({r.value("time_ns", int64_t{0}), r.value("trigger", ""),
                              r.value("reason", ""), r.value("point", int64_t{0}),
                              r.value("operation", int64_t{0}), r.value("safety", int64_t{0}),
-                             r.value("result", "")});
+                             r.value("result", ""), r.value("record", int64_t{0})});
   if (j.contains("last_run_ns") && j["last_run_ns"].is_object())
     s.last_run_ns = j["last_run_ns"].get<std::map<std::string, int64_t>>();
   s.last_verify_ns = j.value("last_verify_ns", int64_t{0});

@@ -18,14 +18,17 @@
 
 namespace rwd::daemon {
 
-struct AutoRollbackRecord {
+// An automatic rollback the daemon (or boot-check) made; the catalog's
+// auto_rollbacks table has the full record (`record`).
+struct DaemonRollback {
   int64_t time_ns = 0;
   std::string trigger;
   std::string reason;
   int64_t point = 0;      // the target
   int64_t operation = 0;  // 0: none (it failed before starting)
   int64_t safety = 0;
-  std::string result;  // the report's state, or "failed"
+  std::string result;  // the automatic-rollback report's result (completed, failed, ...)
+  int64_t record = 0;  // its row in the catalog's auto_rollbacks table
 };
 
 struct DaemonState {
@@ -33,7 +36,7 @@ struct DaemonState {
   std::string pause_reason;
   bool attention = false;
   std::string attention_reason;
-  std::vector<AutoRollbackRecord> rollbacks;  // oldest first, the last 100
+  std::vector<DaemonRollback> rollbacks;  // oldest first, the last 100
   // Scheduled jobs: when each last ran ("verify", "verify-read-data",
   // "retention", "timeline").
   std::map<std::string, int64_t> last_run_ns;

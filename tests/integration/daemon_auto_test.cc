@@ -26,7 +26,8 @@ std::string config(const RunitTree& t, const std::string& extra_daemon = "") {
          t.wrapper() +
          "\"]\ntimeout = \"10s\"\n\n"
          "[auto_rollback]\nenabled = true\ntriggers = [\"service-failure\"]\n\n"
-         "[daemon]\nhealth_interval = \"200ms\"\nverify_interval = \"off\"\n"
+         "[health]\ninterval = \"200ms\"\n\n"
+         "[daemon]\nverify_interval = \"off\"\n"
          "verify_read_data_interval = \"off\"\nretention_interval = \"off\"\n"
          "metrics_dir = \"/metrics\"\n" +
          extra_daemon;
@@ -94,7 +95,7 @@ TEST_F(DaemonAutoTest, FailedServiceIsRolledBackOnceThenReported) {
   break_service();
   ASSERT_TRUE(eventually(
       [&] {
-        return d.status().value("last_refusal", "").find("max_auto_rollbacks") != std::string::npos;
+        return d.status().value("last_refusal", "").find("max_rollbacks") != std::string::npos;
       },
       20))
       << d.log();

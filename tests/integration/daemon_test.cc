@@ -24,9 +24,10 @@ constexpr const char* kOtherGroup = "64103";
 
 std::string base_config(const std::string& extra_daemon = "") {
   return "[[component]]\nname = \"data\"\nadapter = \"files\"\npaths = [\"/data\"]\n\n"
+         "[health]\ninterval = \"200ms\"\n\n"
          "[daemon]\nsocket_group = \"" +
          std::string(kSocketGroup) +
-         "\"\nhealth_interval = \"200ms\"\nverify_interval = \"off\"\n"
+         "\"\nverify_interval = \"off\"\n"
          "verify_read_data_interval = \"off\"\nretention_interval = \"off\"\n"
          "metrics_dir = \"/metrics\"\n" +
          extra_daemon;
@@ -213,12 +214,12 @@ TEST_F(DaemonTest, SighupReloadsTheConfiguration) {
 
 // An unknown [daemon] key stops the daemon at start with exit code 2.
 TEST_F(DaemonTest, InvalidConfigurationRefusedAtStart) {
-  rwd::testing::write_file(box.dir.sub("bad.toml"), "[daemon]\nhealth_interval = \"soon\"\n");
+  rwd::testing::write_file(box.dir.sub("bad.toml"), "[daemon]\ntimeline_interval = \"soon\"\n");
   RunResult r = rwd::testing::run({rewindd_binary(), "--root", box.root, "--repo", box.repo,
                                    "--config", box.dir.sub("bad.toml")},
                                   {}, 30);
   EXPECT_EQ(r.exit_code, 2) << describe(r);
-  EXPECT_NE(r.err.find("health_interval"), std::string::npos) << describe(r);
+  EXPECT_NE(r.err.find("timeline_interval"), std::string::npos) << describe(r);
 }
 
 // Timeline points appear at the configured interval, kind "timeline".
