@@ -213,8 +213,8 @@ TEST(Run, FailureBeforeTheCommandExits125) {
 
 TEST(Run, PartialRollbackRestoresOnlyWhatDiffers) {
   // partial = true: the command changes only the tree, so only "etc" is
-  // rolled back; the database's later change (made outside the command
-  // window would be lost by a full rollback) is not touched.
+  // rolled back; the database, equal to the pre point, is left alone (the
+  // priority component appdb is not in scope at all).
   RunFixture f("[auto_rollback]\npartial = true\npriority_components = [\"appdb\"]\n");
   RunResult r = f.box.rw({"--json", "run", "--", "sh", "-c",
                           "echo changed > " + f.box.at("/etc/app/app.conf") + "; exit 1"});
