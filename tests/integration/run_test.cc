@@ -225,6 +225,23 @@ TEST(Run, PartialRollbackRestoresOnlyWhatDiffers) {
   f.expect_restored();
 }
 
+TEST(Run, RollbackPastMaxRollbackTimeIsStoppedAndReported) {
+  // max_rollback_time = 1ms: the watchdog stops the automatic rollback
+  // before it changes anything; the record says timed-out, rewind exits 5
+  // and the command's change is still there for a person to look at.
+  RunFixture f("[auto_rollback]\nmax_rollback_time = \"1ms\"\n");
+  RunResult r = f.box.rw({"--json", "run", "--", "sh", "-c", f.change_then("exit 1")});
+  EXPECT_EQ(r.exit_code, 5) << describe(r);
+  json rep = RunFixture::report(r);
+  EXPECT_EQ(rep["rollback"]["result"], "timed-out") << rep.dump(1);
+  EXPECT_NE(rep["rollback"]["message"].get<std::string>().find("max_rollback_time"),
+            std::string::npos);
+  json show = f.rw_json({"show", std::to_string(rep["pre"].get<int64_t>())});
+  ASSERT_EQ(show["auto_rollbacks"].size(), 1u);
+  EXPECT_EQ(show["auto_rollbacks"][0]["result"], "timed-out");
+  EXPECT_EQ(rwd::testing::read_file(f.box.at("/etc/app/app.conf")), "port = 8080\n");
+}
+
 TEST(Run, ConfirmWithinIsRefusedWithoutADaemon) {
   // Nothing listens on [daemon] socket: run refuses before the command.
   RunFixture f;
