@@ -169,7 +169,7 @@ int run(const Globals& gl, const RunOptions& o) {
   po.grace = kGrace;
   // Standard input passes through unless it is a terminal: the command runs
   // in its own process group, which a terminal would stop when it reads.
-  if (!::isatty(0)) po.stdin_path = "/proc/self/fd/0";
+  if (::isatty(0)) po.stdin_path = "/dev/null";
   // Package-manager hooks within the command see that `run` took the pre point.
   po.env.push_back(fmt::format("REWIND_RUN_PRE={}", pre_id));
   auto res = io::run_process(o.command, po);

@@ -11,6 +11,7 @@
 
 #include "components/services/manager.h"
 #include "components/sqlite/database.h"
+#include "components/unified_diff.h"
 #include "io/durable.h"
 #include "io/probe.h"
 #include "io/process.h"
@@ -193,6 +194,22 @@ Outcome check_verify(const config::CheckConfig& c, const Context& ctx) {
   return {true, msg};
 }
 
+// <repository>/health, created when missing: the kernel-log positions,
+// journalctl's cursors and its scratch output.
+Result<io::Fd> state_dir(const Context& ctx) {
+  REWIND_ASSIGN_OR_RETURN(io::Fd repo, ctx.fs.open_path(ctx.repository, O_RDONLY | O_DIRECTORY));
+  if (auto st = ctx.fs.mkdir_at(repo.get(), kStateDir, 0700);
+      !st && st.error().sys_errno() != EEXIST)
+    return fail(st.error());
+  return ctx.fs.open_at(repo.get(), kStateDir, O_RDONLY | O_DIRECTORY);
+}
+
+std::vector<std::string> lines_of(std::string_view text) {
+  std::vector<std::string> out;
+  for (std::string_view l : components::text::split(text, '\n')) out.emplace_back(l);
+  return out;
+}
+
 // The read positions of kernel-log checks, by check name:
 // {"offset", "ino", "dev"} for a file, {"seq"} for a kmsg device.
 class LogState {
@@ -215,12 +232,7 @@ class LogState {
   // Written once at the end; an error is reported by the checks that moved.
   Status save() {
     if (!dirty_ || !ctx_.advance_log_position) return ok();
-    REWIND_ASSIGN_OR_RETURN(io::Fd repo,
-                            ctx_.fs.open_path(ctx_.repository, O_RDONLY | O_DIRECTORY));
-    auto st = ctx_.fs.mkdir_at(repo.get(), kStateDir, 0700);
-    if (!st && st.error().sys_errno() != EEXIST) return fail(st.error());
-    REWIND_ASSIGN_OR_RETURN(io::Fd dir,
-                            ctx_.fs.open_at(repo.get(), kStateDir, O_RDONLY | O_DIRECTORY));
+    REWIND_ASSIGN_OR_RETURN(io::Fd dir, state_dir(ctx_));
     return io::write_file_atomic(ctx_.fs, dir.get(), kLogStateFile, io::as_bytes(state_.dump()),
                                  0600);
   }
@@ -259,14 +271,7 @@ Result<std::vector<std::string>> new_file_lines(const Context& ctx, const std::s
   size_t end = data.rfind('\n');
   end = end == std::string::npos ? 0 : end + 1;
   state.set(name, json{{"ino", st.ino}, {"dev", st.dev}, {"offset", offset + end}});
-  std::vector<std::string> lines;
-  size_t start = 0;
-  while (start < end) {
-    size_t nl = data.find('\n', start);
-    lines.push_back(data.substr(start, nl - start));
-    start = nl + 1;
-  }
-  return lines;
+  return lines_of(std::string_view(data).substr(0, end));
 }
 
 Result<std::vector<std::string>> new_kmsg_lines(const std::string& path, const std::string& name,
@@ -292,20 +297,13 @@ Result<std::vector<std::string>> new_journal_lines(const config::CheckConfig& c,
   argv.insert(argv.end(), {"-k", "-o", "cat", "--no-pager", "-q"});
   if (ctx.system_root != "/") argv.push_back("--directory=" + ctx.system_root + "/var/log/journal");
   const std::string cursor = ctx.repository + "/" + kStateDir + "/journal-" + c.name + ".cursor";
-  // The state directory holds the cursor and journalctl's output.
-  REWIND_ASSIGN_OR_RETURN(io::Fd repo, ctx.fs.open_path(ctx.repository, O_RDONLY | O_DIRECTORY));
-  if (auto st = ctx.fs.mkdir_at(repo.get(), kStateDir, 0700);
-      !st && st.error().sys_errno() != EEXIST)
-    return fail(st.error());
+  REWIND_ASSIGN_OR_RETURN(io::Fd dir, state_dir(ctx));
   if (ctx.advance_log_position) {
     // journalctl reads the cursor there and writes the newest one back.
     argv.push_back("--cursor-file=" + cursor);
   } else {
-    auto dir = ctx.fs.open_path(ctx.repository + "/" + kStateDir, O_RDONLY | O_DIRECTORY);
-    if (dir) {
-      auto text = io::read_small_file(ctx.fs, dir->get(), "journal-" + c.name + ".cursor", 4096);
-      if (text && !text->empty()) argv.push_back("--after-cursor=" + first_line(*text));
-    }
+    auto text = io::read_small_file(ctx.fs, dir.get(), "journal-" + c.name + ".cursor", 4096);
+    if (text && !text->empty()) argv.push_back("--after-cursor=" + first_line(*text));
   }
   io::ProcessOptions o;
   o.timeout = duration_cast<milliseconds>(c.timeout);
@@ -315,22 +313,12 @@ Result<std::vector<std::string>> new_journal_lines(const config::CheckConfig& c,
   if (!r) return fail(r.error());
   if (r->timed_out || r->exit_code != 0)
     return fail(Error::other("{} {}: {}", argv.front(), io::describe(*r), first_line(r->output)));
-  auto dir = ctx.fs.open_path(ctx.repository + "/" + kStateDir, O_RDONLY | O_DIRECTORY);
-  if (!dir) return fail(dir.error());
   REWIND_ASSIGN_OR_RETURN(
       std::string out,
-      io::read_small_file(ctx.fs, dir->get(), "journal-" + c.name + ".out", kMaxLogRead));
-  ignore_status(ctx.fs.unlink_at(dir->get(), "journal-" + c.name + ".out"),
+      io::read_small_file(ctx.fs, dir.get(), "journal-" + c.name + ".out", kMaxLogRead));
+  ignore_status(ctx.fs.unlink_at(dir.get(), "journal-" + c.name + ".out"),
                 "a scratch file; the next run truncates it");
-  std::vector<std::string> lines;
-  size_t start = 0;
-  while (start < out.size()) {
-    size_t nl = out.find('\n', start);
-    if (nl == std::string::npos) nl = out.size();
-    lines.push_back(out.substr(start, nl - start));
-    start = nl + 1;
-  }
-  return lines;
+  return lines_of(out);
 }
 
 Outcome check_kernel_log(const config::CheckConfig& c, const Context& ctx, LogState& state) {

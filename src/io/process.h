@@ -30,7 +30,8 @@ struct ProcessOptions {
   // stderr is kept in `output`.
   std::string stdout_path;
   // When set, stdout and stderr are rewind's own (`rewind run`: the
-  // command's output passes through untouched) and `output` stays empty.
+  // command's output passes through untouched) and `output` stays empty;
+  // so is stdin, unless stdin_path is given.
   bool inherit_output = false;
 };
 

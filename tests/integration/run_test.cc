@@ -213,8 +213,8 @@ TEST(Run, FailureBeforeTheCommandExits125) {
 
 TEST(Run, PartialRollbackRestoresOnlyWhatDiffers) {
   // partial = true: the command changes only the tree, so only "etc" is
-  // rolled back; the database's later change (made outside the command
-  // window would be lost by a full rollback) is not touched.
+  // rolled back; the database, equal to the pre point, is left alone (the
+  // priority component appdb is not in scope at all).
   RunFixture f("[auto_rollback]\npartial = true\npriority_components = [\"appdb\"]\n");
   RunResult r = f.box.rw({"--json", "run", "--", "sh", "-c",
                           "echo changed > " + f.box.at("/etc/app/app.conf") + "; exit 1"});
@@ -223,6 +223,23 @@ TEST(Run, PartialRollbackRestoresOnlyWhatDiffers) {
   EXPECT_EQ(rep["rollback"]["scope"], "partial");
   EXPECT_EQ(rep["rollback"]["components"], json::array({"etc"})) << rep.dump(1);
   f.expect_restored();
+}
+
+TEST(Run, RollbackPastMaxRollbackTimeIsStoppedAndReported) {
+  // max_rollback_time = 1ms: the watchdog stops the automatic rollback
+  // before it changes anything; the record says timed-out, rewind exits 5
+  // and the command's change is still there for a person to look at.
+  RunFixture f("[auto_rollback]\nmax_rollback_time = \"1ms\"\n");
+  RunResult r = f.box.rw({"--json", "run", "--", "sh", "-c", f.change_then("exit 1")});
+  EXPECT_EQ(r.exit_code, 5) << describe(r);
+  json rep = RunFixture::report(r);
+  EXPECT_EQ(rep["rollback"]["result"], "timed-out") << rep.dump(1);
+  EXPECT_NE(rep["rollback"]["message"].get<std::string>().find("max_rollback_time"),
+            std::string::npos);
+  json show = f.rw_json({"show", std::to_string(rep["pre"].get<int64_t>())});
+  ASSERT_EQ(show["auto_rollbacks"].size(), 1u);
+  EXPECT_EQ(show["auto_rollbacks"][0]["result"], "timed-out");
+  EXPECT_EQ(rwd::testing::read_file(f.box.at("/etc/app/app.conf")), "port = 8080\n");
 }
 
 TEST(Run, ConfirmWithinIsRefusedWithoutADaemon) {
