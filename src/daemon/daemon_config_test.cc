@@ -41,12 +41,9 @@ TEST(DaemonConfig, SocketGroupReadsByDefault) {
 
 // Durations in systemd.time syntax; "off" turns a schedule off.
 TEST(DaemonConfig, DurationsAndOff) {
-  auto d = parse_text("[daemon]
-timeline_interval = \"1h 30min\"
-"
-                      "verify_interval = \"off\"
-retention_interval = \"200ms\"
-");
+  auto d = parse_text(
+      "[daemon]\ntimeline_interval = \"1h 30min\"\n"
+      "verify_interval = \"off\"\nretention_interval = \"200ms\"\n");
   ASSERT_TRUE(d) << d.error().message();
   EXPECT_EQ(d->timeline_interval, std::chrono::minutes(90));
   EXPECT_EQ(d->verify_interval.count(), 0);
