@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 
 PACKAGES="build-essential cmake g++ clang-format libexpected-dev libzstd-dev libsodium-dev
 libssl-dev libsqlite3-dev libpq-dev libcli11-dev nlohmann-json3-dev libtomlplusplus-dev
-libspdlog-dev libfmt-dev libgtest-dev libgmock-dev librapidcheck-dev libbenchmark-dev
+libspdlog-dev libfmt-dev libsystemd-dev libgtest-dev libgmock-dev librapidcheck-dev libbenchmark-dev
 rsync attr acl libcap2-bin e2fsprogs xfsprogs btrfs-progs binutils python3 util-linux
 runit debootstrap systemd postgresql-15 postgresql-client-15"
 

@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "rewind/auto_rollback.h"
+#include "rewind/health.h"
 #include "rewind/progress.h"
 #include "rewind/result.h"
 #include "rewind/retention.h"
@@ -54,6 +56,7 @@ struct RecoveryPointInfo {
   // Stored bytes of the chunks this point references and no other point
   // does: what forgetting it alone frees once `prune` runs. Filled by list.
   uint64_t unique = 0;
+  std::string health;  // good | degraded | critical; "" when no check was configured
 };
 
 struct SystemOptions {
@@ -99,6 +102,9 @@ struct CreateOptions {
   bool pinned = false;
   std::vector<std::string> components;  // configured components (-c); empty = all
   int64_t pre_id = 0;                   // a post point's pre point
+  // The health level to record; empty: the configured checks run (when
+  // there are any) and their level is recorded.
+  std::string health;
 };
 
 // What `rewind modify` changes; unset fields stay.
@@ -269,6 +275,29 @@ class RollbackSystem {
   // Unfinished operations and repository problems (structure, not data).
   Result<SystemState> validate_system_state();
 
+  // Runs the configured health checks ([[check]], [health]). kNotFound for
+  // a name in opts.only that is not configured.
+  Result<HealthReport> check_health(const HealthOptions& opts = {});
+  // Rolls back to req.point for req.trigger through the engine (safety
+  // point first): priority components first, abort past max_rollback_time,
+  // recorded in the catalog's auto_rollbacks table. An error means nothing
+  // was attempted (bad point, busy repository); a failed rollback is a
+  // report whose result says so (and is recorded).
+  Result<AutoRollbackReport> auto_rollback(const AutoRollbackRequest& req);
+  // Automatic rollbacks, newest first, taken at or after since_ns.
+  Result<std::vector<AutoRollbackRecord>> list_auto_rollbacks(int64_t since_ns = 0);
+  // Pending confirmations of `run --confirm-within` (and their fate).
+  Result<int64_t> add_confirmation(int64_t pre_id, int64_t post_id, int64_t deadline_ns);
+  Result<std::vector<Confirmation>> list_confirmations();
+  // Marks the pending confirmation `id` (all pending when unset) confirmed;
+  // returns those it changed. kNotFound: no such pending confirmation.
+  Result<std::vector<Confirmation>> confirm(std::optional<int64_t> id = std::nullopt);
+  Status set_confirmation_state(int64_t id, const std::string& state);
+  const AutoRollbackConfig& auto_rollback_config() const;
+  // [daemon] socket, resolved under the system root (default
+  // /run/rewind/rewindd.sock).
+  std::string daemon_socket() const;
+
   const SystemOptions& options() const;
   const std::vector<ConfiguredComponent>& configured_components() const;
   const std::vector<std::string>& configuration_files() const;
@@ -276,6 +305,7 @@ class RollbackSystem {
  private:
   struct Impl;
   explicit RollbackSystem(std::unique_ptr<Impl> impl);
+  void record_verify_result(const VerifyReport& rep, bool read_data, ProgressObserver& obs);
   std::unique_ptr<Impl> impl_;
 };
 
@@ -292,6 +322,13 @@ Result<RollbackReport> rollback_kernel_state(RollbackSystem& sys,
                                              ProgressObserver* obs = nullptr);
 // Rolls back every component to the newest point whose data verifies.
 Result<RollbackReport> emergency_rollback(RollbackSystem& sys, ProgressObserver* obs = nullptr);
+
+// Rolls back every pending confirmation whose deadline is at or before
+// now_ns to its pre point (trigger "unconfirmed") and marks it rolled-back
+// (or leaves it pending when the rollback failed, so it is tried again).
+// Returns one report per expired confirmation.
+Result<std::vector<AutoRollbackReport>> enforce_confirmations(RollbackSystem& sys, int64_t now_ns,
+                                                              ProgressObserver* obs = nullptr);
 
 // Version strings for --version.
 const char* version();

@@ -177,6 +177,7 @@ Result<std::unique_ptr<Catalog>> Catalog::open(io::Fs& fs, const std::string& pa
   if (*v != std::to_string(kSchemaVersion))
     return fail(Error::invalid_state("catalog {} has schema version {}, this rewind reads {}", path,
                                      *v, kSchemaVersion));
+  REWIND_TRY(c->ensure_automation_schema());
   return c;
 }
 
@@ -246,7 +247,7 @@ Status Catalog::set_meta(const std::string& key, const std::string& value) {
 
 namespace {
 const char* kPointCols =
-    "id,name,description,kind,cause,time_ns,user,host,kernel,tags,pinned,pre_id,root_seq";
+    "id,name,description,kind,cause,time_ns,user,host,kernel,tags,pinned,pre_id,root_seq,health";
 
 PointRow read_point(Stmt& s) {
   PointRow p;
@@ -266,6 +267,7 @@ PointRow read_point(Stmt& s) {
   p.pinned = s.i64(10) != 0;
   p.pre_id = s.i64(11);
   p.root_seq = s.i64(12);
+  p.health = s.text(13);
   return p;
 }
 
@@ -308,7 +310,7 @@ Result<int64_t> Catalog::max_point_id() {
 }
 
 Status Catalog::insert_point(const PointRow& p) {
-  Stmt s(db_, fmt::format("INSERT OR REPLACE INTO points({}) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)",
+  Stmt s(db_, fmt::format("INSERT OR REPLACE INTO points({}) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                           kPointCols)
                   .c_str());
   s.bind(1, p.id).bind(2, p.name).bind(3, p.description).bind(4, p.kind).bind(5, seal(p.cause));
@@ -316,7 +318,8 @@ Status Catalog::insert_point(const PointRow& p) {
   s.bind(10, nlohmann::json(p.tags).dump())
       .bind(11, int64_t{p.pinned})
       .bind(12, p.pre_id)
-      .bind(13, p.root_seq);
+      .bind(13, p.root_seq)
+      .bind(14, p.health);
   return s.run();
 }
 
@@ -463,6 +466,119 @@ Result<std::vector<OperationRow>> Catalog::unfinished_operations() {
   REWIND_ASSIGN_OR_RETURN(auto ops, read_operations(s));
   for (auto& o : ops) REWIND_TRY(unseal_operation(o));
   return ops;
+}
+
+Status Catalog::ensure_automation_schema() {
+  // Creating what exists already writes nothing, so readers and catalogs
+  // that are up to date pay one query.
+  Stmt q(db_,
+         "SELECT (SELECT COUNT(*) FROM pragma_table_info('points') WHERE name='health'),"
+         "(SELECT COUNT(*) FROM sqlite_master WHERE type='table' AND "
+         "name IN ('auto_rollbacks','confirmations'))");
+  REWIND_ASSIGN_OR_RETURN(bool row, q.step());
+  if (row && q.i64(0) == 1 && q.i64(1) == 2) return ok();
+  REWIND_TRY(exec("BEGIN IMMEDIATE"));
+  Status st = ok();
+  if (row && q.i64(0) == 0)
+    st = exec("ALTER TABLE points ADD COLUMN health TEXT NOT NULL DEFAULT ''");
+  if (st)
+    st = exec(R"sql(
+CREATE TABLE IF NOT EXISTS auto_rollbacks(
+  id INTEGER PRIMARY KEY, time_ns INTEGER NOT NULL, trigger TEXT NOT NULL, point INTEGER NOT NULL,
+  scope TEXT NOT NULL, components TEXT NOT NULL, result TEXT NOT NULL, reason TEXT NOT NULL,
+  operations TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS confirmations(
+  id INTEGER PRIMARY KEY, pre_id INTEGER NOT NULL, post_id INTEGER NOT NULL,
+  deadline_ns INTEGER NOT NULL, state TEXT NOT NULL);
+)sql");
+  if (st) st = exec("COMMIT");
+  if (!st) {
+    ignore_status(exec("ROLLBACK"), "the schema change failed already");
+    return fail(st.error());
+  }
+  return ok();
+}
+
+namespace {
+const char* kAutoCols = "id,time_ns,trigger,point,scope,components,result,reason,operations";
+
+std::vector<int64_t> parse_ids(const std::string& text) {
+  std::vector<int64_t> out;
+  auto j = nlohmann::json::parse(text, nullptr, false);
+  if (j.is_array())
+    for (auto& t : j)
+      if (t.is_number_integer()) out.push_back(t.get<int64_t>());
+  return out;
+}
+}  // namespace
+
+Result<int64_t> Catalog::insert_auto_rollback(const AutoRollbackRow& r) {
+  Stmt s(db_,
+         "INSERT INTO auto_rollbacks(time_ns,trigger,point,scope,components,result,reason,"
+         "operations) VALUES(?,?,?,?,?,?,?,?)");
+  s.bind(1, r.time_ns).bind(2, r.trigger).bind(3, r.point).bind(4, r.scope);
+  s.bind(5, nlohmann::json(r.components).dump()).bind(6, r.result).bind(7, r.reason);
+  s.bind(8, nlohmann::json(r.operations).dump());
+  REWIND_TRY(s.run());
+  return static_cast<int64_t>(sqlite3_last_insert_rowid(db_));
+}
+
+Status Catalog::update_auto_rollback(const AutoRollbackRow& r) {
+  Stmt s(db_,
+         "UPDATE auto_rollbacks SET time_ns=?,trigger=?,point=?,scope=?,components=?,result=?,"
+         "reason=?,operations=? WHERE id=?");
+  s.bind(1, r.time_ns).bind(2, r.trigger).bind(3, r.point).bind(4, r.scope);
+  s.bind(5, nlohmann::json(r.components).dump()).bind(6, r.result).bind(7, r.reason);
+  s.bind(8, nlohmann::json(r.operations).dump()).bind(9, r.id);
+  return s.run();
+}
+
+Result<std::vector<AutoRollbackRow>> Catalog::list_auto_rollbacks(int64_t since_ns) {
+  Stmt s(db_,
+         fmt::format("SELECT {} FROM auto_rollbacks WHERE time_ns>=? ORDER BY id DESC", kAutoCols)
+             .c_str());
+  s.bind(1, since_ns);
+  std::vector<AutoRollbackRow> out;
+  while (true) {
+    REWIND_ASSIGN_OR_RETURN(bool row, s.step());
+    if (!row) break;
+    AutoRollbackRow r;
+    r.id = s.i64(0);
+    r.time_ns = s.i64(1);
+    r.trigger = s.text(2);
+    r.point = s.i64(3);
+    r.scope = s.text(4);
+    r.components = parse_list(s.text(5));
+    r.result = s.text(6);
+    r.reason = s.text(7);
+    r.operations = parse_ids(s.text(8));
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+Result<int64_t> Catalog::insert_confirmation(const ConfirmationRow& c) {
+  Stmt s(db_, "INSERT INTO confirmations(pre_id,post_id,deadline_ns,state) VALUES(?,?,?,?)");
+  s.bind(1, c.pre_id).bind(2, c.post_id).bind(3, c.deadline_ns).bind(4, c.state);
+  REWIND_TRY(s.run());
+  return static_cast<int64_t>(sqlite3_last_insert_rowid(db_));
+}
+
+Result<std::vector<ConfirmationRow>> Catalog::list_confirmations() {
+  Stmt s(db_, "SELECT id,pre_id,post_id,deadline_ns,state FROM confirmations ORDER BY id");
+  std::vector<ConfirmationRow> out;
+  while (true) {
+    REWIND_ASSIGN_OR_RETURN(bool row, s.step());
+    if (!row) break;
+    out.push_back(ConfirmationRow{s.i64(0), s.i64(1), s.i64(2), s.i64(3), s.text(4)});
+  }
+  return out;
+}
+
+Status Catalog::set_confirmation_state(int64_t id, const std::string& state) {
+  Stmt s(db_, "UPDATE confirmations SET state=? WHERE id=?");
+  s.bind(1, state).bind(2, id);
+  return s.run();
 }
 
 Result<std::vector<PackRow>> Catalog::list_packs() {

@@ -35,6 +35,7 @@ struct PointRow {
   bool pinned = false;
   int64_t pre_id = 0;  // 0 = none
   int64_t root_seq = 0;
+  std::string health;  // the health level when it was taken; "" = no checks
 };
 
 struct SnapshotRow {
@@ -96,6 +97,29 @@ class TextSealer {
   virtual Result<std::string> open_text(std::string_view sealed) const = 0;
 };
 
+// One automatic rollback (`run`, rewindd): what fired, what it rolled back
+// and how it ended. rewindd counts these for its guards.
+struct AutoRollbackRow {
+  int64_t id = 0;
+  int64_t time_ns = 0;
+  std::string trigger;
+  int64_t point = 0;
+  std::string scope;                    // full | partial
+  std::vector<std::string> components;  // in the order rolled back
+  std::string result;                   // completed, nothing-to-do, failed, timed-out, partial
+  std::string reason;
+  std::vector<int64_t> operations;
+};
+
+// A `run --confirm-within` change waiting for `rewind confirm`.
+struct ConfirmationRow {
+  int64_t id = 0;
+  int64_t pre_id = 0;
+  int64_t post_id = 0;
+  int64_t deadline_ns = 0;
+  std::string state;  // pending | confirmed | rolled-back
+};
+
 class Catalog {
  public:
   // Opens (creating when `create`) the catalog file at `path`.
@@ -132,6 +156,14 @@ class Catalog {
   Result<std::vector<OperationRow>> list_operations(int64_t limit);
   Result<std::vector<OperationRow>> unfinished_operations();
 
+  Result<int64_t> insert_auto_rollback(const AutoRollbackRow& r);  // returns the new id
+  Status update_auto_rollback(const AutoRollbackRow& r);
+  // Newest first, those at or after since_ns.
+  Result<std::vector<AutoRollbackRow>> list_auto_rollbacks(int64_t since_ns);
+  Result<int64_t> insert_confirmation(const ConfirmationRow& c);  // returns the new id
+  Result<std::vector<ConfirmationRow>> list_confirmations();      // by id
+  Status set_confirmation_state(int64_t id, const std::string& state);
+
   Result<std::vector<PackRow>> list_packs();
   Result<int64_t> insert_pack(const std::string& name, uint64_t size);
   Status insert_chunk(const ChunkRow& c);  // ignores an id already indexed
@@ -158,6 +190,9 @@ class Catalog {
   std::string seal(const std::string& text) const;
   Result<std::string> unseal(const std::string& text) const;
   Status unseal_operation(OperationRow& o) const;
+  // The automatic-rollback tables and the points' health column, added to
+  // catalogs of any version 2 (idempotent).
+  Status ensure_automation_schema();
   sqlite3* db_;
   const TextSealer* sealer_ = nullptr;
 };

@@ -52,11 +52,12 @@ Command list_command() {
                        size += c.size;
                        comps += (comps.empty() ? "" : ",") + c.name;
                      }
-                     std::printf("%5lld  %-20s  %-7s  %-20s  %10s  %10s  %s%s\n",
+                     std::printf("%5lld  %-20s  %-7s  %-20s  %10s  %10s  %s%s%s\n",
                                  static_cast<long long>(p.id), format_time(p.time_ns).c_str(),
                                  p.kind.c_str(), p.name.c_str(), human_bytes(size).c_str(),
                                  human_bytes(p.unique).c_str(), comps.c_str(),
-                                 p.pinned ? "  (pinned)" : "");
+                                 p.pinned ? "  (pinned)" : "",
+                                 p.health.empty() ? "" : ("  (health " + p.health + ")").c_str());
                    }
                    return 0;
                  }};

@@ -40,8 +40,24 @@ Command show_command() {
         if (!sys) return report_error(gl, sys.error());
         auto p = (*sys)->get_recovery_point(o->id);
         if (!p) return report_error(gl, p.error());
+        // Automatic rollbacks to this point (`run`, rewindd): what fired and how it ended.
+        auto autos = (*sys)->list_auto_rollbacks();
+        if (!autos) return report_error(gl, autos.error());
+        std::erase_if(*autos, [&](const AutoRollbackRecord& a) { return a.point != p->id; });
         if (gl.out.json) {
-          print_json(point_json(*p));
+          json j = point_json(*p);
+          json arr = json::array();
+          for (const auto& a : *autos)
+            arr.push_back(json{{"id", a.id},
+                               {"time", format_time(a.time_ns)},
+                               {"trigger", a.trigger},
+                               {"scope", a.scope},
+                               {"components", a.components},
+                               {"result", a.result},
+                               {"reason", a.reason},
+                               {"operations", a.operations}});
+          j["auto_rollbacks"] = arr;
+          print_json(j);
           return 0;
         }
         std::printf(
@@ -51,6 +67,12 @@ Command show_command() {
             static_cast<long long>(p->id), p->name.c_str(), p->description.c_str(), p->kind.c_str(),
             p->cause.c_str(), format_time(p->time_ns).c_str(), p->user.c_str(), p->host.c_str(),
             p->kernel.c_str(), p->pinned ? "yes" : "no");
+        if (p->pre_id != 0) std::printf("  pre point:   %lld\n", static_cast<long long>(p->pre_id));
+        if (!p->health.empty()) std::printf("  health:      %s\n", p->health.c_str());
+        for (const auto& a : *autos)
+          std::printf("  automatic rollback %lld to this point at %s: trigger %s, %s (%s)\n",
+                      static_cast<long long>(a.id), format_time(a.time_ns).c_str(),
+                      a.trigger.c_str(), a.result.c_str(), a.reason.c_str());
         uint64_t size = 0, stored = 0, added = 0;
         std::printf("  components:\n");
         for (const auto& c : p->components) {

@@ -85,6 +85,8 @@ Command cancel_command();
 Command config_command();
 Command hook_command();
 Command key_command();
+Command daemon_command();
+Command boot_check_command();
 
 // The text and JSON forms of a rollback report; returns the exit code.
 int print_rollback_report(const Globals& g, const RollbackReport& r);

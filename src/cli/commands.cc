@@ -13,6 +13,7 @@
 #include "cli/command.h"
 #include "cli/exit_codes.h"
 #include "cli/output.h"
+#include "cli/run_report.h"
 #include "io/tty.h"
 #include "rewind/rollback_system.h"
 
@@ -75,6 +76,7 @@ json point_json(const RecoveryPointInfo& p) {
               {"tags", p.tags},
               {"pinned", p.pinned},
               {"pre_id", p.pre_id == 0 ? json(nullptr) : json(p.pre_id)},
+              {"health", p.health},
               {"components", comps}};
 }
 
@@ -114,6 +116,11 @@ int run_cli(int argc, char** argv) {
       forget_command()};
   commands.push_back(hook_command());
   commands.push_back(key_command());
+  commands.push_back(run_command());
+  commands.push_back(health_command());
+  commands.push_back(confirm_command());
+  commands.push_back(daemon_command());
+  commands.push_back(boot_check_command());
   std::vector<std::pair<CLI::App*, Command*>> subs;
   for (auto& c : commands) {
     CLI::App* sub = app.add_subcommand(c.name, c.help);

@@ -17,6 +17,7 @@
 #include <sstream>
 
 #include "config/retention.h"
+#include "config/automation.h"
 
 namespace rwd::config {
 namespace {
@@ -282,6 +283,7 @@ class Parser {
     add_environment_files(built);
     REWIND_TRY(check_overlaps(built));
     config_.components = order(std::move(built));
+    REWIND_TRY(check_automation(config_));
     return std::move(config_);
   }
 

@@ -52,6 +52,7 @@ RecoveryPointInfo to_info(const catalog::PointRow& p,
   r.tags = p.tags;
   r.pinned = p.pinned;
   r.pre_id = p.pre_id;
+  r.health = p.health;
   for (const auto& s : snaps)
     r.components.push_back(ComponentInfo{
         s.component, s.adapter, s.category, s.paths, s.entries, s.size, s.stored, s.added, {}});
@@ -261,6 +262,7 @@ Result<CreateReport> RecoveryPointManager::create(const CreateOptions& req, Prog
   p.tags = req.tags;
   p.pinned = req.pinned;
   p.pre_id = req.pre_id;
+  p.health = req.health;
   if (req.pre_id != 0) {
     if (req.kind != "post")
       return fail(Error::usage("--pre links a post point to its pre point: give --kind post"));

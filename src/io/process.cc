@@ -60,14 +60,18 @@ Result<ProcessResult> run_process(const std::vector<std::string>& argv,
     return fail(Error(ErrorCode::kIo, fmt::format("pipe: {}", std::strerror(errno)), errno));
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
-  if (opts.stdout_path.empty())
+  // With inherit_output nothing is captured: the pipe's write end is closed
+  // in the child (O_CLOEXEC), so the read end below sees end-of-file at once.
+  if (opts.inherit_output) {
+  } else if (opts.stdout_path.empty())
     posix_spawn_file_actions_adddup2(&fa, pipefd[1], 1);
   else
     posix_spawn_file_actions_addopen(&fa, 1, opts.stdout_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
                                      0600);
-  posix_spawn_file_actions_adddup2(&fa, pipefd[1], 2);
-  posix_spawn_file_actions_addopen(
-      &fa, 0, opts.stdin_path.empty() ? "/dev/null" : opts.stdin_path.c_str(), O_RDONLY, 0);
+  if (!opts.inherit_output) posix_spawn_file_actions_adddup2(&fa, pipefd[1], 2);
+  if (!opts.inherit_output || !opts.stdin_path.empty())
+    posix_spawn_file_actions_addopen(
+        &fa, 0, opts.stdin_path.empty() ? "/dev/null" : opts.stdin_path.c_str(), O_RDONLY, 0);
   if (!opts.cwd.empty()) posix_spawn_file_actions_addchdir_np(&fa, opts.cwd.c_str());
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);

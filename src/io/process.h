@@ -29,6 +29,10 @@ struct ProcessOptions {
   // When set, stdout goes to this file (created 0600, truncated) and only
   // stderr is kept in `output`.
   std::string stdout_path;
+  // When set, stdout and stderr are rewind's own (`rewind run`: the
+  // command's output passes through untouched) and `output` stays empty;
+  // so is stdin, unless stdin_path is given.
+  bool inherit_output = false;
 };
 
 // Runs argv (searched in PATH). Errors: kUsage for an empty argv, kNotFound

@@ -29,10 +29,11 @@ constexpr size_t kMaxQueuedBytes = 24 << 20;
 using nlohmann::json;
 
 json point_to_json(const catalog::PointRow& p) {
-  return json{{"id", p.id},     {"name", p.name},     {"description", p.description},
-              {"kind", p.kind}, {"cause", p.cause},   {"time_ns", p.time_ns},
-              {"user", p.user}, {"host", p.host},     {"kernel", p.kernel},
-              {"tags", p.tags}, {"pinned", p.pinned}, {"pre_id", p.pre_id}};
+  return json{{"id", p.id},        {"name", p.name},     {"description", p.description},
+              {"kind", p.kind},    {"cause", p.cause},   {"time_ns", p.time_ns},
+              {"user", p.user},    {"host", p.host},     {"kernel", p.kernel},
+              {"tags", p.tags},    {"pinned", p.pinned}, {"pre_id", p.pre_id},
+              {"health", p.health}};
 }
 
 json snapshot_to_json(const catalog::SnapshotRow& s) {
@@ -632,6 +633,7 @@ Result<RootRecord> Repository::parse_root_record(const std::string& file, std::s
     rec.point.tags = p.at("tags").get<std::vector<std::string>>();
     rec.point.pinned = p.at("pinned").get<bool>();
     rec.point.pre_id = p.at("pre_id").get<int64_t>();
+    if (p.contains("health")) rec.point.health = p.at("health").get<std::string>();
     rec.point.root_seq = rec.seq;
     for (const json& s : j.at("snapshots")) {
       catalog::SnapshotRow row;

@@ -1,13 +1,17 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "rewind/rollback_system.h"
 
+#include <chrono>
+
 #include "components/adapter.h"
 #include "components/services/manager.h"
 #include "config/config.h"
 #include "config/retention.h"
 #include "engine/keys.h"
+#include "engine/auto_rollback.h"
 #include "engine/recovery_point_manager.h"
 #include "engine/rollback_engine.h"
+#include "health/health.h"
 #include "io/fs.h"
 #include "store/repository.h"
 
@@ -27,6 +31,10 @@ struct Loaded {
   std::vector<std::string> files;
   int compression = 3;
   RetentionPolicy retention;
+  config::HealthConfig health;
+  AutoRollbackConfig auto_rollback;
+  nlohmann::json service_manager = nlohmann::json::object();  // [service_manager] as manager keys
+  std::string daemon_socket = "/run/rewind/rewindd.sock";
 };
 
 Result<Loaded> load(io::Fs& fs, const SystemOptions& in) {
@@ -79,6 +87,12 @@ Result<Loaded> load(io::Fs& fs, const SystemOptions& in) {
     if (!sm.sv_dir.empty()) ms["sv_dir"] = sm.sv_dir;
     REWIND_ASSIGN_OR_RETURN(l.env.service_manager,
                             components::services::parse_manager_settings(ms, "service_manager"));
+    l.service_manager = ms;
+    REWIND_ASSIGN_OR_RETURN(l.health, config::health_config(*cfg));
+    REWIND_ASSIGN_OR_RETURN(l.auto_rollback, config::auto_rollback_config(*cfg));
+    if (auto d = cfg->sections.find("daemon");
+        d != cfg->sections.end() && d->contains("socket") && (*d)["socket"].is_string())
+      l.daemon_socket = (*d)["socket"].get<std::string>();
   }
   if (l.options.repository.empty())
     l.options.repository = under_root(in.system_root, "/var/lib/rewind");
@@ -92,11 +106,21 @@ struct RollbackSystem::Impl {
       : retention(l.retention),
         configured(std::move(l.configured)),
         files(std::move(l.files)),
+        health(std::move(l.health)),
+        auto_rollback(std::move(l.auto_rollback)),
+        service_manager(std::move(l.service_manager)),
+        daemon_socket(std::move(l.daemon_socket)),
+        fs_ptr(&fs),
         manager(fs, std::move(l.options), std::move(l.env)),
         engine(fs, manager) {}
   RetentionPolicy retention;
   std::vector<ConfiguredComponent> configured;
   std::vector<std::string> files;
+  config::HealthConfig health;
+  AutoRollbackConfig auto_rollback;
+  nlohmann::json service_manager;
+  std::string daemon_socket;
+  io::Fs* fs_ptr;
   engine::RecoveryPointManager manager;
   engine::RollbackEngine engine;
 };
@@ -131,6 +155,18 @@ Result<std::unique_ptr<RollbackSystem>> RollbackSystem::open(const SystemOptions
   return std::unique_ptr<RollbackSystem>(
       new RollbackSystem(std::make_unique<Impl>(fs, std::move(l))));
 }
+
+namespace {
+int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+Confirmation to_confirmation(const catalog::ConfirmationRow& r) {
+  return Confirmation{r.id, r.pre_id, r.post_id, r.deadline_ns, r.state};
+}
+}  // namespace
 
 RollbackSystem::RollbackSystem(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 RollbackSystem::~RollbackSystem() = default;
@@ -172,6 +208,16 @@ const std::vector<std::string>& RollbackSystem::configuration_files() const { re
 
 Result<CreateReport> RollbackSystem::create_recovery_point(const CreateOptions& opts,
                                                            ProgressObserver& obs) {
+  if (opts.health.empty() && !impl_->health.checks.empty()) {
+    // The level at the time the point is taken, looked at in passing: the
+    // kernel-log positions stay where `rewind health` left them.
+    HealthOptions h;
+    h.advance_log_position = false;
+    REWIND_ASSIGN_OR_RETURN(HealthReport rep, check_health(h));
+    CreateOptions with = opts;
+    with.health = std::string(health_level_name(rep.level));
+    return impl_->manager.create(with, obs);
+  }
   return impl_->manager.create(opts, obs);
 }
 
@@ -239,7 +285,9 @@ Result<RestoreReport> RollbackSystem::restore(const RestoreRequest& req, Progres
   return out;
 }
 Result<VerifyReport> RollbackSystem::verify(bool read_data, ProgressObserver& obs) {
-  return impl_->manager.verify(read_data, obs);
+  REWIND_ASSIGN_OR_RETURN(VerifyReport rep, impl_->manager.verify(read_data, obs));
+  record_verify_result(rep, read_data, obs);
+  return rep;
 }
 Status RollbackSystem::dump(const std::string& id, const std::string& path, int out_fd) {
   return impl_->manager.dump(id, path, out_fd);
@@ -260,6 +308,11 @@ Result<RollbackReport> RollbackSystem::undo(const RollbackRequest& req) {
 Result<RollbackProgress> RollbackSystem::get_rollback_progress(int64_t operation) {
   REWIND_ASSIGN_OR_RETURN(auto v, impl_->engine.status(operation, 1));
   return v.front();
+}
+Result<HealthReport> RollbackSystem::check_health(const HealthOptions& opts) {
+  health::Context ctx{*impl_->fs_ptr, options().system_root, options().repository,
+                      impl_->service_manager, opts.advance_log_position};
+  return health::run_health(impl_->health, ctx, opts.only);
 }
 Result<std::vector<RollbackProgress>> RollbackSystem::list_operations(int64_t limit) {
   return impl_->engine.status(std::nullopt, limit);
@@ -337,6 +390,107 @@ Result<RollbackReport> emergency_rollback(RollbackSystem& sys, ProgressObserver*
   }
   if (last) return fail(*last);
   return fail(Error::not_found("the repository has no recovery point to roll back to"));
+}
+
+// The last verify's result, for the `verify` health check and rewindd's
+// metrics. Best effort: a verify whose result cannot be recorded (the
+// writer lock is held) still reports what it found.
+void RollbackSystem::record_verify_result(const VerifyReport& rep, bool read_data,
+                                          ProgressObserver& obs) {
+  nlohmann::json j{{"time_ns", now_ns()},
+                   {"ok", rep.problems.empty()},
+                   {"read_data", read_data},
+                   {"problems", rep.problems.size()}};
+  auto repo = impl_->manager.open_repo(true, "verify");
+  Status st = repo ? (*repo)->catalog().set_meta(health::kVerifyMetaKey, j.dump())
+                   : Status(fail(repo.error()));
+  if (!st)
+    obs.on_warning(fmt::format("the verify result was not recorded: {}", st.error().message()));
+}
+
+Result<AutoRollbackReport> RollbackSystem::auto_rollback(const AutoRollbackRequest& req) {
+  return engine::auto_rollback(impl_->manager, impl_->engine, impl_->auto_rollback, req);
+}
+
+Result<std::vector<AutoRollbackRecord>> RollbackSystem::list_auto_rollbacks(int64_t since_ns) {
+  REWIND_ASSIGN_OR_RETURN(auto repo, impl_->manager.open_repo(false, ""));
+  REWIND_ASSIGN_OR_RETURN(auto rows, repo->catalog().list_auto_rollbacks(since_ns));
+  std::vector<AutoRollbackRecord> out;
+  for (auto& r : rows)
+    out.push_back(AutoRollbackRecord{r.id, r.time_ns, r.trigger, r.point, r.scope, r.components,
+                                     r.result, r.reason, r.operations});
+  return out;
+}
+
+Result<int64_t> RollbackSystem::add_confirmation(int64_t pre_id, int64_t post_id,
+                                                 int64_t deadline_ns) {
+  REWIND_ASSIGN_OR_RETURN(auto repo, impl_->manager.open_repo(true, "run"));
+  return repo->catalog().insert_confirmation(
+      catalog::ConfirmationRow{0, pre_id, post_id, deadline_ns, "pending"});
+}
+
+Result<std::vector<Confirmation>> RollbackSystem::list_confirmations() {
+  REWIND_ASSIGN_OR_RETURN(auto repo, impl_->manager.open_repo(false, ""));
+  REWIND_ASSIGN_OR_RETURN(auto rows, repo->catalog().list_confirmations());
+  std::vector<Confirmation> out;
+  for (const auto& r : rows) out.push_back(to_confirmation(r));
+  return out;
+}
+
+Result<std::vector<Confirmation>> RollbackSystem::confirm(std::optional<int64_t> id) {
+  REWIND_ASSIGN_OR_RETURN(auto repo, impl_->manager.open_repo(true, "confirm"));
+  REWIND_ASSIGN_OR_RETURN(auto rows, repo->catalog().list_confirmations());
+  std::vector<Confirmation> out;
+  REWIND_TRY(repo->catalog().begin());
+  for (auto& r : rows) {
+    if (r.state != "pending" || (id && r.id != *id)) continue;
+    if (Status st = repo->catalog().set_confirmation_state(r.id, "confirmed"); !st) {
+      ignore_status(repo->catalog().rollback(), "the update failed already");
+      return fail(st.error());
+    }
+    r.state = "confirmed";
+    out.push_back(to_confirmation(r));
+  }
+  REWIND_TRY(repo->catalog().commit());
+  if (id && out.empty())
+    return fail(Error::not_found("no pending confirmation {} (see `rewind confirm --list`)", *id));
+  return out;
+}
+
+Status RollbackSystem::set_confirmation_state(int64_t id, const std::string& state) {
+  REWIND_ASSIGN_OR_RETURN(auto repo, impl_->manager.open_repo(true, "confirm"));
+  return repo->catalog().set_confirmation_state(id, state);
+}
+
+const AutoRollbackConfig& RollbackSystem::auto_rollback_config() const {
+  return impl_->auto_rollback;
+}
+
+std::string RollbackSystem::daemon_socket() const {
+  return under_root(options().system_root, impl_->daemon_socket);
+}
+
+Result<std::vector<AutoRollbackReport>> enforce_confirmations(RollbackSystem& sys, int64_t now_ns,
+                                                              ProgressObserver* obs) {
+  REWIND_ASSIGN_OR_RETURN(auto all, sys.list_confirmations());
+  std::vector<AutoRollbackReport> out;
+  for (const auto& c : all) {
+    if (c.state != "pending" || c.deadline_ns > now_ns) continue;
+    AutoRollbackRequest req;
+    req.point = std::to_string(c.pre_id);
+    req.trigger = "unconfirmed";
+    req.reason = fmt::format(
+        "the change after recovery point {} (post point {}) was not confirmed "
+        "by its deadline",
+        c.pre_id, c.post_id);
+    req.observer = obs;
+    REWIND_ASSIGN_OR_RETURN(AutoRollbackReport rep, sys.auto_rollback(req));
+    // A failed rollback stays pending, so the next enforcement tries again
+    // (rewindd's guards bound how often).
+    if (rep.succeeded()) REWIND_TRY(sys.set_confirmation_state(c.id, "rolled-back"));
+    out.push_back(std::move(rep));
+  }
+  return out;
 }
 
 }  // namespace rwd
