@@ -23,7 +23,8 @@ Command init_command() {
                    else if (!gl.out.quiet)
                      std::printf("created repository %s\n", st->c_str());
                    return 0;
-                 }};
+                 },
+                 kMutating};
 }
 
 }  // namespace rwd::cli

@@ -55,10 +55,21 @@ struct Command {
   const char* help;
   std::function<void(CLI::App&)> setup;    // adds the command's options
   std::function<int(const Globals&)> run;  // returns the exit code
+  // A command that changes the system or the repository: after it ran, its
+  // name, arguments and result are appended to the audit log (cmd_audit.cc).
+  bool mutating = false;
 };
+inline constexpr bool kMutating = true;
 
 // Prints the error (and, with --json, an error document); returns its exit code.
 int report_error(const Globals& g, const Error& e);
+// The message of the last error report_error printed ("" when none), for
+// the audit log's entry of the command.
+const std::string& last_error_message();
+// Appends the audit entry of a mutating command that returned `code`;
+// returns the exit code to use (the audit's error when only it failed).
+int append_audit_entry(const Globals& g, const Command& cmd, const std::vector<std::string>& args,
+                       int code);
 SystemOptions system_options(const Globals& g);
 json component_json(const ComponentInfo& c);
 json point_json(const RecoveryPointInfo& p);
@@ -80,6 +91,7 @@ Command recover_command();
 Command status_command();
 Command cancel_command();
 Command config_command();
+Command audit_command();
 
 // The text and JSON forms of a rollback report; returns the exit code.
 int print_rollback_report(const Globals& g, const RollbackReport& r);
