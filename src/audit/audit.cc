@@ -30,8 +30,7 @@ std::string user_name(uint32_t uid) {
   std::vector<char> buf(16384);
   struct passwd pw;
   struct passwd* found = nullptr;
-  if (::getpwuid_r(uid, &pw, buf.data(), buf.size(), &found) == 0 && found)
-    return found->pw_name;
+  if (::getpwuid_r(uid, &pw, buf.data(), buf.size(), &found) == 0 && found) return found->pw_name;
   return std::to_string(uid);
 }
 
@@ -40,9 +39,7 @@ std::string host_name() {
   return ::uname(&u) == 0 ? u.nodename : "";
 }
 
-std::string head_file(const std::string& repository_id) {
-  return repository_id + ".head";
-}
+std::string head_file(const std::string& repository_id) { return repository_id + ".head"; }
 
 // What an entry's MAC covers: every column but the MAC itself, the
 // repository's id (an entry cannot be moved to another repository that
@@ -94,8 +91,7 @@ Result<std::optional<Key>> read_key(io::Fs& fs, int dirfd, const std::string& pa
   auto st = fs.stat_at(dirfd, kKeyFile);
   if (!st && st.error().code() == ErrorCode::kNotFound) return std::optional<Key>();
   if (!st) return fail(st.error());
-  if (!S_ISREG(st->mode))
-    return fail(Error::permission_denied("{} is not a regular file", path));
+  if (!S_ISREG(st->mode)) return fail(Error::permission_denied("{} is not a regular file", path));
   if ((st->mode & 077) != 0 || (st->uid != 0 && st->uid != ::geteuid()))
     return fail(Error::permission_denied(
         "{} is open to others (mode {:04o}, uid {}): anyone who can read it can forge audit "
@@ -128,8 +124,8 @@ Result<std::optional<Head>> read_head(io::Fs& fs, int dirfd, const std::string& 
   if (!text && text.error().code() == ErrorCode::kNotFound) return std::optional<Head>();
   if (!text) return fail(text.error());
   json j = json::parse(*text, nullptr, false);
-  if (!j.is_object() || !j.contains("count") || !j["count"].is_number_integer() || j["count"].get<int64_t>() < 0 ||
-      !j.contains("mac") || !j["mac"].is_string())
+  if (!j.is_object() || !j.contains("count") || !j["count"].is_number_integer() ||
+      j["count"].get<int64_t>() < 0 || !j.contains("mac") || !j["mac"].is_string())
     return fail(Error::corrupted_data("{}: not an audit head (count, mac)", path));
   return std::optional<Head>(Head{j["count"].get<int64_t>(), j["mac"].get<std::string>()});
 }
@@ -142,7 +138,8 @@ void log_head_to_syslog(io::Fs& fs, const std::string& root, const std::string& 
   // whose events are not the host's.
   if (root != "/" || !fs.stat_at(AT_FDCWD, "/dev/log")) return;
   ::openlog("rewind", LOG_PID, LOG_AUTHPRIV);
-  ::syslog(LOG_AUTHPRIV | LOG_INFO, "audit: repository %s entry %lld (%s by uid %lld, result %lld) mac %s",
+  ::syslog(LOG_AUTHPRIV | LOG_INFO,
+           "audit: repository %s entry %lld (%s by uid %lld, result %lld) mac %s",
            repository_id.c_str(), static_cast<long long>(r.seq), r.operation.c_str(),
            static_cast<long long>(r.uid), static_cast<long long>(r.result), r.mac.c_str());
   ::closelog();
@@ -242,8 +239,7 @@ Result<VerifyResult> Log::verify(catalog::Catalog& cat) {
   const std::string head_path = key_dir_ + "/" + head_file(repository_id_);
   if (dir) {
     REWIND_ASSIGN_OR_RETURN(key, read_key(fs_, dir.get(), key_path));
-    REWIND_ASSIGN_OR_RETURN(head,
-                            read_head(fs_, dir.get(), head_file(repository_id_), head_path));
+    REWIND_ASSIGN_OR_RETURN(head, read_head(fs_, dir.get(), head_file(repository_id_), head_path));
   }
   if (head) v.head_count = head->count;
   if (!key) {

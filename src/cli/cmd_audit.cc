@@ -108,8 +108,7 @@ Command audit_command() {
   };
   auto o = std::make_shared<Options>();
   return Command{
-      "audit",
-      "Show the audit log of mutating operations, or verify its MAC chain (--verify)",
+      "audit", "Show the audit log of mutating operations, or verify its MAC chain (--verify)",
       [o](CLI::App& c) {
         c.add_flag("--verify", o->verify,
                    "check every entry's MAC and the chain's head kept beside the key; names the "

@@ -55,11 +55,13 @@ struct Command {
   const char* help;
   std::function<void(CLI::App&)> setup;    // adds the command's options
   std::function<int(const Globals&)> run;  // returns the exit code
-  // A command that changes the system or the repository: after it ran, its
-  // name, arguments and result are appended to the audit log (cmd_audit.cc).
-  bool mutating = false;
+  // Whether this run changes the system or the repository (unset: never).
+  // When it returns true after the command ran, its name, arguments and
+  // result are appended to the audit log (cmd_audit.cc).
+  std::function<bool()> mutating;
 };
-inline constexpr bool kMutating = true;
+// For commands that always change something.
+inline const std::function<bool()> kMutating = [] { return true; };
 
 // Prints the error (and, with --json, an error document); returns its exit code.
 int report_error(const Globals& g, const Error& e);

@@ -139,7 +139,7 @@ int run_cli(int argc, char** argv) {
   for (auto& [sub, cmd] : subs)
     if (sub->parsed()) {
       int code = cmd->run(g);
-      if (cmd->mutating)
+      if (cmd->mutating && cmd->mutating())
         code = append_audit_entry(g, *cmd, std::vector<std::string>(argv + 1, argv + argc), code);
       return code;
     }

@@ -9,8 +9,8 @@ namespace rwd::system {
 namespace {
 
 template <typename Fn>
-auto with_log(engine::RecoveryPointManager& points, Fn fn) -> decltype(fn(
-    std::declval<audit::Log&>(), std::declval<catalog::Catalog&>())) {
+auto with_log(engine::RecoveryPointManager& points, Fn fn)
+    -> decltype(fn(std::declval<audit::Log&>(), std::declval<catalog::Catalog&>())) {
   REWIND_ASSIGN_OR_RETURN(auto repo, points.open_repo(false, "audit"));
   audit::Log log(repo->fs(), points.options().system_root, repo->config().id);
   return fn(log, repo->catalog());

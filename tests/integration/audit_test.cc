@@ -58,8 +58,7 @@ struct AuditBox {
   }
 };
 
-constexpr const char* kNoTriggers =
-    "DROP TRIGGER audit_no_update; DROP TRIGGER audit_no_delete; ";
+constexpr const char* kNoTriggers = "DROP TRIGGER audit_no_update; DROP TRIGGER audit_no_delete; ";
 
 TEST(Audit, EveryMutatingCommandIsRecordedAndTheChainVerifies) {
   // Situation: init, two creates, a modify, a restore that fails (no point
@@ -207,9 +206,9 @@ TEST(Audit, ARecomputedUnkeyedHashChainIsDetected) {
     AuditBox a;
     std::string sql = std::string(kNoTriggers) + "DELETE FROM audit WHERE seq=4;";
     for (int s = 1; s <= 3; ++s)
-      sql += (s == 1 ? "UPDATE audit SET mac=lower(hex(sha3(operation, 256))) WHERE seq="
-                     : rehash) +
-             std::to_string(s) + ";";
+      sql +=
+          (s == 1 ? "UPDATE audit SET mac=lower(hex(sha3(operation, 256))) WHERE seq=" : rehash) +
+          std::to_string(s) + ";";
     a.sql(sql);
     EXPECT_EQ(a.first_bad(), 1);
   }
@@ -244,8 +243,7 @@ TEST(Permissions, RepositoryIsCreated0700WithFiles0600WhateverTheUmask) {
   write_file(box.at("/data/f"), "x\n");
   std::string cmd = "umask 000 && '" + rwd::testing::rewind_binary() + "' --repo '" + box.repo +
                     "' --root '" + box.root + "' init -q && '" + rwd::testing::rewind_binary() +
-                    "' --repo '" + box.repo + "' --root '" + box.root +
-                    "' create -q --path /data";
+                    "' --repo '" + box.repo + "' --root '" + box.root + "' create -q --path /data";
   RunResult r = sh(cmd);
   ASSERT_EQ(r.exit_code, 0) << describe(r);
   EXPECT_EQ(lstat_or_die(box.repo).st_mode & 07777, 0700u);
@@ -268,8 +266,7 @@ TEST(Permissions, AWorldWritableRepositoryIsRefused) {
   ASSERT_EQ(::chmod(box.repo.c_str(), 0777), 0);
   RunResult r = box.rw({"list"});
   EXPECT_EQ(r.exit_code, 15) << describe(r);
-  EXPECT_NE(r.err.find(box.repo + " is writable by every user"), std::string::npos)
-      << describe(r);
+  EXPECT_NE(r.err.find(box.repo + " is writable by every user"), std::string::npos) << describe(r);
   // A group-writable packs directory (a copy that kept foreign modes) too.
   ASSERT_EQ(::chmod(box.repo.c_str(), 0700), 0);
   ASSERT_EQ(::chown((box.repo + "/packs").c_str(), 0, 100), 0);
