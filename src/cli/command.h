@@ -58,7 +58,7 @@ struct Command {
   // Whether this run changes the system or the repository (unset: never).
   // When it returns true after the command ran, its name, arguments and
   // result are appended to the audit log (cmd_audit.cc).
-  std::function<bool()> mutating;
+  std::function<bool()> mutating = nullptr;
 };
 // For commands that always change something.
 inline const std::function<bool()> kMutating = [] { return true; };
