@@ -68,8 +68,8 @@ int report_error(const Globals& g, const Error& e);
 // The message of the last error report_error printed ("" when none), for
 // the audit log's entry of the command.
 const std::string& last_error_message();
-// Appends the audit entry of a mutating command that returned `code`;
-// returns the exit code to use (the audit's error when only it failed).
+// Appends the audit entry of a mutating command that returned `code` and
+// returns `code`; a failed append is reported on standard error.
 int append_audit_entry(const Globals& g, const Command& cmd, const std::vector<std::string>& args,
                        int code);
 SystemOptions system_options(const Globals& g);
