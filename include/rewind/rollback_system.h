@@ -13,6 +13,7 @@
 
 #include "rewind/auto_rollback.h"
 #include "rewind/health.h"
+#include "rewind/audit.h"
 #include "rewind/progress.h"
 #include "rewind/result.h"
 #include "rewind/retention.h"
@@ -297,6 +298,16 @@ class RollbackSystem {
   // [daemon] socket, resolved under the system root (default
   // /run/rewind/rewindd.sock).
   std::string daemon_socket() const;
+  // Appends an entry to the repository's audit log (doc/audit.md): the CLI
+  // does after every command that declares itself mutating, rewindd after
+  // each decision. kNoRepository when there is no repository (nothing to
+  // append to); kInvalidState when entries exist but the key is missing.
+  Status audit(const AuditEntry& entry);
+  // The log's entries with time >= since_ns, oldest first.
+  Result<std::vector<AuditRecord>> audit_log(int64_t since_ns = INT64_MIN);
+  // Checks the chain and the head kept beside the key; the report names the
+  // first bad entry. An error only when the log cannot be checked at all.
+  Result<AuditVerifyReport> verify_audit();
 
   const SystemOptions& options() const;
   const std::vector<ConfiguredComponent>& configured_components() const;

@@ -662,4 +662,79 @@ Status Catalog::clear_index() {
   return exec("DELETE FROM snapshots; DELETE FROM points; DELETE FROM chunks; DELETE FROM packs;");
 }
 
+namespace {
+
+// The audit log's table, added by writers on first use rather than in
+// kSchema, so that catalogs of every schema version get it without a
+// migration. The triggers stop accidental edits; a deliberate one (dropping
+// them first) is what the MAC chain detects.
+const char* kAuditSchema = R"sql(
+CREATE TABLE IF NOT EXISTS audit(
+  seq INTEGER PRIMARY KEY, time_ns INTEGER NOT NULL, uid INTEGER NOT NULL, user TEXT NOT NULL,
+  host TEXT NOT NULL, operation TEXT NOT NULL, arguments TEXT NOT NULL, result INTEGER NOT NULL,
+  message TEXT NOT NULL, mac TEXT NOT NULL);
+CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
+  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
+  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+)sql";
+
+constexpr const char* kAuditCols =
+    "seq,time_ns,uid,user,host,operation,arguments,result,message,mac";
+
+AuditRow read_audit(Stmt& s) {
+  AuditRow a;
+  a.seq = s.i64(0);
+  a.time_ns = s.i64(1);
+  a.uid = s.i64(2);
+  a.user = s.text(3);
+  a.host = s.text(4);
+  a.operation = s.text(5);
+  a.arguments = s.text(6);
+  a.result = s.i64(7);
+  a.message = s.text(8);
+  a.mac = s.text(9);
+  return a;
+}
+
+Result<bool> has_audit_table(sqlite3* db) {
+  Stmt s(db, "SELECT 1 FROM sqlite_master WHERE type='table' AND name='audit'");
+  return s.step();
+}
+
+}  // namespace
+
+Status Catalog::ensure_audit_table() { return exec(kAuditSchema); }
+
+Result<std::optional<AuditRow>> Catalog::last_audit() {
+  REWIND_ASSIGN_OR_RETURN(bool exists, has_audit_table(db_));
+  if (!exists) return std::optional<AuditRow>();
+  Stmt s(db_, fmt::format("SELECT {} FROM audit ORDER BY seq DESC LIMIT 1", kAuditCols).c_str());
+  REWIND_ASSIGN_OR_RETURN(bool row, s.step());
+  if (!row) return std::optional<AuditRow>();
+  return std::optional<AuditRow>(read_audit(s));
+}
+
+Status Catalog::insert_audit(const AuditRow& a) {
+  Stmt s(db_, fmt::format("INSERT INTO audit({}) VALUES(?,?,?,?,?,?,?,?,?,?)", kAuditCols).c_str());
+  s.bind(1, a.seq).bind(2, a.time_ns).bind(3, a.uid).bind(4, a.user).bind(5, a.host);
+  s.bind(6, a.operation).bind(7, a.arguments).bind(8, a.result).bind(9, a.message).bind(10, a.mac);
+  return s.run();
+}
+
+Result<std::vector<AuditRow>> Catalog::list_audit(int64_t since_ns) {
+  std::vector<AuditRow> out;
+  REWIND_ASSIGN_OR_RETURN(bool exists, has_audit_table(db_));
+  if (!exists) return out;
+  Stmt s(db_,
+         fmt::format("SELECT {} FROM audit WHERE time_ns >= ? ORDER BY seq", kAuditCols).c_str());
+  s.bind(1, since_ns);
+  while (true) {
+    REWIND_ASSIGN_OR_RETURN(bool row, s.step());
+    if (!row) break;
+    out.push_back(read_audit(s));
+  }
+  return out;
+}
+
 }  // namespace rwd::catalog

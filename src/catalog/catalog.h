@@ -120,6 +120,21 @@ struct ConfirmationRow {
   std::string state;  // pending | confirmed | rolled-back
 };
 
+// One entry of the audit log (src/audit/audit.h says what `mac` covers).
+// The table is append-only: triggers refuse UPDATE and DELETE.
+struct AuditRow {
+  int64_t seq = 0;  // 1, 2, 3... in append order
+  int64_t time_ns = 0;
+  int64_t uid = 0;
+  std::string user;
+  std::string host;
+  std::string operation;
+  std::string arguments;  // as stored (audit::arguments_column)
+  int64_t result = 0;     // the exit code
+  std::string message;    // the error, "" on success
+  std::string mac;        // hex HMAC-SHA-256
+};
+
 class Catalog {
  public:
   // Opens (creating when `create`) the catalog file at `path`.
@@ -174,6 +189,15 @@ class Catalog {
   Result<uint64_t> chunk_count();
   // Drops points, snapshots, packs and chunks (repair rebuilds them).
   Status clear_index();
+
+  // The audit log. Catalogs made before it existed lack the table:
+  // ensure_audit_table adds it (writers, before their first append), readers
+  // see an empty log.
+  Status ensure_audit_table();
+  Result<std::optional<AuditRow>> last_audit();
+  Status insert_audit(const AuditRow& row);
+  // In seq order, those with time_ns >= since_ns.
+  Result<std::vector<AuditRow>> list_audit(int64_t since_ns = INT64_MIN);
 
   sqlite3* db() { return db_; }
 

@@ -51,7 +51,8 @@ Command create_command() {
                        human_bytes(r->size).c_str(), human_bytes(r->added).c_str());
         }
         return 0;
-      }};
+      },
+      kMutating};
 }
 
 }  // namespace rwd::cli

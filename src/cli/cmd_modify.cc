@@ -43,7 +43,8 @@ Command modify_command() {
                                  fmt::format("{}", fmt::join(p->tags, ", ")).c_str(),
                                  p->pinned ? ", pinned" : "");
                    return 0;
-                 }};
+                 },
+                 kMutating};
 }
 
 }  // namespace rwd::cli

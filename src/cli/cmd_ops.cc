@@ -67,7 +67,8 @@ Command recover_command() {
             std::printf("  %-20s %s\n", c.name.c_str(), c.result.c_str());
         }
         return 0;
-      }};
+      },
+      kMutating};
 }
 
 Command status_command() {
@@ -140,7 +141,8 @@ Command cancel_command() {
               "cancel requested; the operation reverts at its next step (see `rewind "
               "status`)\n");
         return 0;
-      }};
+      },
+      kMutating};
 }
 
 }  // namespace rwd::cli

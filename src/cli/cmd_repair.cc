@@ -29,7 +29,8 @@ Command repair_command() {
                       static_cast<unsigned long long>(r->points));
         }
         return 0;
-      }};
+      },
+      kMutating};
 }
 
 }  // namespace rwd::cli

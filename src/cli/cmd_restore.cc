@@ -47,7 +47,8 @@ Command restore_command() {
         for (const auto& w : r->warnings)
           if (!gl.out.json) std::fprintf(stderr, "warning: %s\n", w.c_str());
         return 0;
-      }};
+      },
+      kMutating};
 }
 
 }  // namespace rwd::cli

@@ -235,14 +235,15 @@ Command rollback_command() {
                    "/var/lib/dpkg did (default: print the apt-get lines)");
         add_rollback_options(c, *o);
       },
-      [o](const Globals& gl) { return run_rollback(gl, *o, false); }};
+      [o](const Globals& gl) { return run_rollback(gl, *o, false); }, [o] { return !o->dry_run; }};
 }
 
 Command undo_command() {
   auto o = std::make_shared<CommandOptions>();
   return Command{"undo", "Undo the last rollback (roll back to its safety point)",
                  [o](CLI::App& c) { add_rollback_options(c, *o); },
-                 [o](const Globals& gl) { return run_rollback(gl, *o, true); }};
+                 [o](const Globals& gl) { return run_rollback(gl, *o, true); },
+                 [o] { return !o->dry_run; }};
 }
 
 }  // namespace rwd::cli

@@ -57,10 +57,23 @@ struct Command {
   const char* help;
   std::function<void(CLI::App&)> setup;    // adds the command's options
   std::function<int(const Globals&)> run;  // returns the exit code
+  // Whether this run changes the system or the repository (unset: never).
+  // When it returns true after the command ran, its name, arguments and
+  // result are appended to the audit log (cmd_audit.cc).
+  std::function<bool()> mutating = nullptr;
 };
+// For commands that always change something.
+inline const std::function<bool()> kMutating = [] { return true; };
 
 // Prints the error (and, with --json, an error document); returns its exit code.
 int report_error(const Globals& g, const Error& e);
+// The message of the last error report_error printed ("" when none), for
+// the audit log's entry of the command.
+const std::string& last_error_message();
+// Appends the audit entry of a mutating command that returned `code` and
+// returns `code`; a failed append is reported on standard error.
+int append_audit_entry(const Globals& g, const Command& cmd, const std::vector<std::string>& args,
+                       int code);
 SystemOptions system_options(const Globals& g);
 json component_json(const ComponentInfo& c);
 json point_json(const RecoveryPointInfo& p);
@@ -87,6 +100,7 @@ Command hook_command();
 Command key_command();
 Command daemon_command();
 Command boot_check_command();
+Command audit_command();
 
 // The text and JSON forms of a rollback report; returns the exit code.
 int print_rollback_report(const Globals& g, const RollbackReport& r);

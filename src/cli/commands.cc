@@ -19,7 +19,14 @@
 
 namespace rwd::cli {
 
+namespace {
+std::string last_error;
+}  // namespace
+
+const std::string& last_error_message() { return last_error; }
+
 int report_error(const Globals& g, const Error& e) {
+  last_error = e.message();
   int code = exit_code_for(e.code());
   if (g.out.json) {
     json j{{"error",
@@ -121,6 +128,7 @@ int run_cli(int argc, char** argv) {
   commands.push_back(confirm_command());
   commands.push_back(daemon_command());
   commands.push_back(boot_check_command());
+  commands.push_back(audit_command());
   std::vector<std::pair<CLI::App*, Command*>> subs;
   for (auto& c : commands) {
     CLI::App* sub = app.add_subcommand(c.name, c.help);
@@ -154,7 +162,12 @@ int run_cli(int argc, char** argv) {
   }
   while (g.root.size() > 1 && g.root.back() == '/') g.root.pop_back();
   for (auto& [sub, cmd] : subs)
-    if (sub->parsed()) return cmd->run(g);
+    if (sub->parsed()) {
+      int code = cmd->run(g);
+      if (cmd->mutating && cmd->mutating())
+        code = append_audit_entry(g, *cmd, std::vector<std::string>(argv + 1, argv + argc), code);
+      return code;
+    }
   std::fprintf(stderr, "%s", app.help().c_str());
   return kExitUsage;
 }

@@ -13,6 +13,7 @@
 
 #include "io/durable.h"
 #include "store/encoding.h"
+#include "store/permissions.h"
 
 namespace rwd::store {
 
@@ -355,14 +356,15 @@ Result<std::unique_ptr<Repository>> Repository::open(io::Fs& fs, const std::stri
     if (dir.error().code() == ErrorCode::kNotFound)
       return fail(Error::no_repository(
           "no repository at {} (create one with `rewind init`, or pass --repo)", path));
-    return fail(dir.error());
+    return fail(explain_access_error(dir.error(), path));
   }
   repo->dir_ = std::move(*dir);
+  REWIND_TRY(check_repository_permissions(fs, path));
   auto text = io::read_small_file(fs, repo->dir_.get(), "config", 1 << 20);
   if (!text) {
     if (text.error().code() == ErrorCode::kNotFound)
       return fail(Error::no_repository("{} is not a rewind repository (no config file)", path));
-    return fail(text.error());
+    return fail(explain_access_error(text.error(), path));
   }
   json cfg = json::parse(*text, nullptr, false);
   if (!cfg.is_object() || !cfg.contains("format") || !cfg["format"].is_number_integer())

@@ -14,6 +14,7 @@
 #include "health/health.h"
 #include "io/fs.h"
 #include "store/repository.h"
+#include "system/audit_system.h"
 
 namespace rwd {
 
@@ -335,6 +336,16 @@ Result<SystemState> RollbackSystem::validate_system_state() {
   for (auto& p : v.problems) s.problems.push_back(std::move(p));
   s.consistent = s.problems.empty();
   return s;
+}
+
+Status RollbackSystem::audit(const AuditEntry& entry) {
+  return system::append_audit(impl_->manager, entry);
+}
+Result<std::vector<AuditRecord>> RollbackSystem::audit_log(int64_t since_ns) {
+  return system::read_audit(impl_->manager, since_ns);
+}
+Result<AuditVerifyReport> RollbackSystem::verify_audit() {
+  return system::verify_audit(impl_->manager);
 }
 
 Result<RollbackReport> quick_rollback(RollbackSystem& sys, ProgressObserver* obs) {

@@ -29,7 +29,7 @@ struct CrashFixture {
           random_bytes(static_cast<size_t>((i * 977) % 20000), seed + static_cast<uint64_t>(i)));
     write_file(root + "/data/big1", random_bytes(3 << 20, seed + 1000));
     write_file(root + "/data/empty", "");
-    RunResult r = rewind({"--repo", base_repo, "init", "-q"});
+    RunResult r = rewind({"--repo", base_repo, "--root", root, "init", "-q"});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     r = rewind({"--repo", base_repo, "--root", root, "create", "--path", "/data", "-q"});
     ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -93,7 +93,8 @@ struct CrashFixture {
       if (id == 1) continue;
       std::string out = tmp.sub("restored");
       run({"rm", "-rf", out});
-      RunResult r = rewind({"--repo", work_repo, "restore", std::to_string(id), "--to", out, "-q"});
+      RunResult r = rewind(
+          {"--repo", work_repo, "--root", root, "restore", std::to_string(id), "--to", out, "-q"});
       EXPECT_EQ(r.exit_code, 0) << label << ": point " << id << ": " << r.err;
       EXPECT_EQ(tree_diff(root + "/data", out + "/data"), "") << label << ": point " << id;
     }

@@ -36,7 +36,7 @@ void set_up_tree(CrashFixture& f, uint64_t seed) {
   write_file(f.root + "/data/big1", random_bytes(3 << 20, seed + 1000));
   write_file(f.root + "/data/empty", "");
   fs::create_symlink("d0/s0/f0", f.root + "/data/link");
-  RunResult r = rewind({"--repo", f.base_repo, "init", "-q"});
+  RunResult r = rewind({"--repo", f.base_repo, "--root", f.root, "init", "-q"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   r = rewind({"--repo", f.base_repo, "--root", f.root, "create", "--path", "/data", "-q"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -156,7 +156,8 @@ TEST(RestoreCrashExhaustive, StoppedAtEveryCallLeavesEachFileOldOrNew) {
   const std::string changed = f.tmp.sub("changed");
   const std::string point = f.tmp.sub("point");
   ASSERT_EQ(run({"cp", "-a", f.root, changed}).exit_code, 0);
-  RunResult r = rewind({"--repo", f.base_repo, "restore", "1", "--to", point, "-q"});
+  RunResult r =
+      rewind({"--repo", f.base_repo, "--root", f.root, "restore", "1", "--to", point, "-q"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto before = snapshot(changed + "/data");
   const auto after = snapshot(point + "/data");

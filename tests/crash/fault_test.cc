@@ -61,7 +61,8 @@ TEST(RestoreFaults, EachFileIsAsBeforeOrAsInThePoint) {
   CrashFixture f;
   f.set_up(11);
   std::string point_copy = f.tmp.sub("point1");
-  RunResult r = rewind({"--repo", f.base_repo, "restore", "1", "--to", point_copy, "-q"});
+  RunResult r =
+      rewind({"--repo", f.base_repo, "--root", f.root, "restore", "1", "--to", point_copy, "-q"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   auto point = snapshot_files(point_copy + "/data");
   std::string pristine = f.tmp.sub("pristine");

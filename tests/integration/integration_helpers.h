@@ -37,6 +37,17 @@ inline RunResult sh(const std::string& script, int timeout_seconds = 120) {
   return rwd::testing::run({"sh", "-c", script}, {}, timeout_seconds);
 }
 
+// A tree_diff of /etc without rewind's audit directory (etc/rewind/audit:
+// the key and the chain's head), which every files component excludes and
+// every mutating command updates, so it is never part of a point.
+inline std::string without_audit_dir(const std::string& diff) {
+  std::istringstream in(diff);
+  std::string out;
+  for (std::string line; std::getline(in, line);)
+    if (line.find("rewind/audit/") == std::string::npos) out += line + "\n";
+  return out;
+}
+
 // A system root `root` and a repository `repo`, both under one temporary
 // directory. The repository is created by init().
 class Sandbox {

@@ -20,6 +20,9 @@ const std::vector<std::string>& default_excludes() {
   // can leave behind (`recover` removes them): never part of a point.
   // dpkg's and apt's lock files belong to whoever runs them: a rollback
   // holds them (engine), never captures or restores them.
+  // The audit log's key and heads (src/audit/audit.h) must stay outside the
+  // repository (a copy in a point would hand the key to whoever reads it),
+  // and a rollback must not turn a head back.
   static const std::vector<std::string> k = {"/proc",
                                              "/sys",
                                              "/dev",
@@ -33,7 +36,8 @@ const std::vector<std::string>& default_excludes() {
                                              "/var/lib/dpkg/lock-frontend",
                                              "/var/lib/dpkg/triggers/Lock",
                                              "/var/lib/apt/lists/lock",
-                                             "/var/cache/apt/archives/lock"};
+                                             "/var/cache/apt/archives/lock",
+                                             "/etc/rewind/audit"};
   return k;
 }
 
