@@ -48,6 +48,7 @@ struct CommandOptions {
   PointChanges changes;
   bool pin = false, unpin = false;
   int64_t limit = 20;
+  bool shred = false, no_shred = false;
 };
 
 struct Command {
@@ -75,6 +76,7 @@ Command dump_command();
 Command repair_command();
 Command modify_command();
 Command forget_command();
+Command prune_command();
 Command rollback_command();
 Command undo_command();
 Command recover_command();

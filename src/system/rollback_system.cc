@@ -7,6 +7,7 @@
 #include "engine/recovery_point_manager.h"
 #include "engine/rollback_engine.h"
 #include "io/fs.h"
+#include "store/prune.h"
 #include "store/repository.h"
 
 namespace rwd {
@@ -24,6 +25,7 @@ struct Loaded {
   std::vector<ConfiguredComponent> configured;
   std::vector<std::string> files;
   int compression = 3;
+  bool shred = false;  // [repository] shred
 };
 
 Result<Loaded> load(io::Fs& fs, const SystemOptions& in) {
@@ -36,6 +38,7 @@ Result<Loaded> load(io::Fs& fs, const SystemOptions& in) {
   if (cfg) {
     l.files = cfg->files;
     l.compression = cfg->repository.compression_level;
+    l.shred = cfg->repository.shred;
     if (l.options.repository.empty() && !cfg->repository.path.empty())
       l.options.repository = under_root(in.system_root, cfg->repository.path);
     for (const auto& c : cfg->components) {
@@ -85,10 +88,12 @@ struct RollbackSystem::Impl {
   Impl(io::Fs& fs, Loaded l)
       : configured(std::move(l.configured)),
         files(std::move(l.files)),
+        shred(l.shred),
         manager(fs, std::move(l.options), std::move(l.env)),
         engine(fs, manager) {}
   std::vector<ConfiguredComponent> configured;
   std::vector<std::string> files;
+  bool shred;
   engine::RecoveryPointManager manager;
   engine::RollbackEngine engine;
 };
@@ -194,6 +199,44 @@ Status RollbackSystem::dump(const std::string& id, const std::string& path, int 
 }
 Result<RepairReport> RollbackSystem::repair(ProgressObserver& obs) {
   return impl_->manager.repair(obs);
+}
+Result<PruneReport> RollbackSystem::prune(const PruneRequest& req, ProgressObserver& obs) {
+  // A writer: readers (list, show, diff, restore) go on while it runs.
+  REWIND_ASSIGN_OR_RETURN(auto repo, impl_->manager.open_repo(!req.dry_run, "prune"));
+  store::PruneOptions o;
+  o.dry_run = req.dry_run;
+  o.shred = req.shred.value_or(impl_->shred);
+  o.progress = [&obs](const std::string& phase, uint64_t done, uint64_t total) {
+    Progress p;
+    p.operation = "prune";
+    p.phase = phase;
+    if (phase == "scan") {
+      p.files_done = done;
+      p.files_total = total;
+    } else {
+      p.bytes_done = done;
+      p.bytes_total = total;
+    }
+    obs.on_progress(p);
+  };
+  REWIND_ASSIGN_OR_RETURN(store::PruneStats s, store::prune(*repo, o));
+  PruneReport r;
+  r.dry_run = req.dry_run;
+  r.shredded = s.shredded;
+  r.points = s.points;
+  r.live_chunks = s.live_chunks;
+  r.dead_chunks = s.dead_chunks;
+  r.packs_before = s.packs_before;
+  r.packs_removed = s.packs_removed;
+  r.packs_repacked = s.packs_repacked;
+  r.packs_written = s.packs_written;
+  r.bytes_before = s.bytes_before;
+  r.bytes_after = s.bytes_after;
+  r.bytes_repacked = s.bytes_repacked;
+  r.reclaimed = s.reclaimed();
+  r.roots_removed = s.roots_removed;
+  r.temp_removed = s.temp_removed;
+  return r;
 }
 
 Result<RollbackReport> RollbackSystem::execute_rollback(const RollbackRequest& req) {
