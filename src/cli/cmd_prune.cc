@@ -64,9 +64,9 @@ Command prune_command() {
             std::printf("%s %llu superseded root records, %llu leftover temporary files\n",
                         r->dry_run ? "would remove" : "removed", n(r->roots_removed),
                         n(r->temp_removed));
-          std::printf("%s %s (packs: %s -> %s)%s\n",
-                      r->dry_run ? "would reclaim" : "reclaimed", human_bytes(r->reclaimed).c_str(),
-                      human_bytes(r->bytes_before).c_str(), human_bytes(r->bytes_after).c_str(),
+          std::printf("%s %s (packs: %s -> %s)%s\n", r->dry_run ? "would reclaim" : "reclaimed",
+                      human_bytes(r->reclaimed).c_str(), human_bytes(r->bytes_before).c_str(),
+                      human_bytes(r->bytes_after).c_str(),
                       r->shredded ? "; deleted data overwritten" : "");
         }
         return 0;

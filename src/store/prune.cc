@@ -131,8 +131,8 @@ class Pruner {
           problems.front(), repo_.path()));
     std::set<int64_t> kept;
     auto add = [&](int64_t point, const catalog::SnapshotRow& s) {
-      manifests_.emplace(s.manifest, fmt::format("recovery point {} component {}", point,
-                                                 s.component));
+      manifests_.emplace(s.manifest,
+                         fmt::format("recovery point {} component {}", point, s.component));
     };
     REWIND_ASSIGN_OR_RETURN(auto points, cat_.list_points());
     for (const auto& p : points) {

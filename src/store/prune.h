@@ -37,18 +37,18 @@ struct PruneOptions {
 };
 
 struct PruneStats {
-  uint64_t points = 0;        // kept points whose data was walked
-  uint64_t live_chunks = 0;   // chunks they reference
-  uint64_t dead_chunks = 0;   // index rows removed
-  uint64_t packs_before = 0;  // packs the catalog listed
-  uint64_t packs_removed = 0;     // wholly dead packs deleted
-  uint64_t packs_repacked = 0;    // partly live packs rewritten
-  uint64_t packs_written = 0;     // new packs holding the repacked live chunks
-  uint64_t bytes_before = 0;      // pack bytes before
-  uint64_t bytes_after = 0;       // pack bytes after (estimated with dry_run)
-  uint64_t bytes_repacked = 0;    // live stored bytes copied
-  uint64_t roots_removed = 0;     // superseded root records deleted
-  uint64_t temp_removed = 0;      // leftover temporary files deleted
+  uint64_t points = 0;          // kept points whose data was walked
+  uint64_t live_chunks = 0;     // chunks they reference
+  uint64_t dead_chunks = 0;     // index rows removed
+  uint64_t packs_before = 0;    // packs the catalog listed
+  uint64_t packs_removed = 0;   // wholly dead packs deleted
+  uint64_t packs_repacked = 0;  // partly live packs rewritten
+  uint64_t packs_written = 0;   // new packs holding the repacked live chunks
+  uint64_t bytes_before = 0;    // pack bytes before
+  uint64_t bytes_after = 0;     // pack bytes after (estimated with dry_run)
+  uint64_t bytes_repacked = 0;  // live stored bytes copied
+  uint64_t roots_removed = 0;   // superseded root records deleted
+  uint64_t temp_removed = 0;    // leftover temporary files deleted
   bool shredded = false;
   uint64_t reclaimed() const { return bytes_before > bytes_after ? bytes_before - bytes_after : 0; }
 };

@@ -98,9 +98,9 @@ struct PruneCrash {
     fresh();
     auto t0 = std::chrono::steady_clock::now();
     ASSERT_EQ(rwd::testing::rewind(prune_args(false)).exit_code, 0);
-    auto full = std::chrono::duration_cast<std::chrono::microseconds>(
-                    std::chrono::steady_clock::now() - t0)
-                    .count();
+    auto full =
+        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0)
+            .count();
     for (int i = 0; i < times; ++i) {
       bool shred = i % 2 == 1;
       fresh();
@@ -111,8 +111,8 @@ struct PruneCrash {
       argv.push_back(nullptr);
       pid_t pid;
       ASSERT_EQ(posix_spawn(&pid, argv[0], nullptr, nullptr, argv.data(), environ), 0);
-      std::this_thread::sleep_for(std::chrono::microseconds(rng() % static_cast<uint64_t>(
-                                                                         std::max<long>(full, 1))));
+      std::this_thread::sleep_for(
+          std::chrono::microseconds(rng() % static_cast<uint64_t>(std::max<long>(full, 1))));
       ::kill(pid, SIGKILL);
       int status;
       ::waitpid(pid, &status, 0);

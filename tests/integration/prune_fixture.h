@@ -22,9 +22,9 @@ using rwd::testing::write_file;
 
 struct PruneFixture {
   Sandbox box{"rewind-prune"};
-  std::vector<int64_t> points;      // in creation order
+  std::vector<int64_t> points;  // in creation order
   std::set<int64_t> forgotten, kept;
-  uint64_t forgotten_only = 0;      // bytes of the files only forgotten points held
+  uint64_t forgotten_only = 0;  // bytes of the files only forgotten points held
 
   std::string saved(int64_t id) const { return box.dir.sub("saved-" + std::to_string(id)); }
 
@@ -80,8 +80,8 @@ struct PruneFixture {
     for (int64_t id : kept) {
       std::string out = box.dir.sub("restored");
       std::filesystem::remove_all(out);
-      RunResult r = rwd::testing::rewind(
-          {"--repo", repo, "restore", std::to_string(id), "--to", out, "-q"});
+      RunResult r =
+          rwd::testing::rewind({"--repo", repo, "restore", std::to_string(id), "--to", out, "-q"});
       EXPECT_EQ(r.exit_code, 0) << label << ": point " << id << ": " << describe(r);
       EXPECT_EQ(tree_diff(saved(id), out + "/data"), "") << label << ": point " << id;
     }

@@ -221,8 +221,8 @@ TEST_F(Prune, ReadersWorkAndWritersAreRefusedWhilePruneRuns) {
 class Shred : public ::testing::Test {
  protected:
   void SetUp() override {
-    RunResult mk = sh("truncate -s 128M " + img + " && mkfs.ext4 -q -F " + img + " && mkdir -p " +
-                      mnt);
+    RunResult mk =
+        sh("truncate -s 128M " + img + " && mkfs.ext4 -q -F " + img + " && mkdir -p " + mnt);
     ASSERT_EQ(mk.exit_code, 0) << describe(mk);
     mount();
   }
@@ -277,7 +277,8 @@ TEST_F(Shred, MarkerOfAForgottenPointIsGoneFromTheRawImage) {
   std::filesystem::remove(root + "/data/secret");
   ASSERT_EQ(rw({"-q", "create", "--path", "/data"}).exit_code, 0);
   ASSERT_EQ(rw({"forget", "1"}).exit_code, 0);
-  ASSERT_TRUE(image_holds(marker)) << "the marker must be on disk before, or the test proves nothing";
+  ASSERT_TRUE(image_holds(marker))
+      << "the marker must be on disk before, or the test proves nothing";
 
   RunResult p = rw({"--json", "prune", "--shred"});
   ASSERT_EQ(p.exit_code, 0) << describe(p);
