@@ -92,10 +92,12 @@ int run_cli(int argc, char** argv) {
       ->check(CLI::Range(1, 64));
 
   std::vector<Command> commands = {
-      init_command(),   create_command(),   list_command(),   show_command(),    diff_command(),
-      modify_command(), rollback_command(), undo_command(),   recover_command(), status_command(),
-      cancel_command(), restore_command(),  verify_command(), dump_command(),    repair_command(),
-      config_command(), forget_command(),   prune_command()};
+      init_command(),    create_command(), list_command(),     show_command(),
+      diff_command(),    modify_command(), rollback_command(), undo_command(),
+      recover_command(), status_command(), cancel_command(),   restore_command(),
+      verify_command(),  dump_command(),   repair_command(),   config_command(),
+      forget_command()};
+  commands.push_back(prune_command());
   std::vector<std::pair<CLI::App*, Command*>> subs;
   for (auto& c : commands) {
     CLI::App* sub = app.add_subcommand(c.name, c.help);

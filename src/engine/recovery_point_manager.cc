@@ -143,9 +143,9 @@ Result<std::vector<int64_t>> RecoveryPointManager::forget(const std::vector<std:
   // A post point without its pre cannot be undone the way `run` promises.
   for (const auto& p : points)
     if (p.pre_id != 0 && chosen.contains(p.pre_id) && !chosen.contains(p.id))
-      return fail(
-          Error::invalid_state("recovery point {} is the pre point of {}: forget both, or {} first",
-                               p.pre_id, p.id, p.id));
+      return fail(Error::invalid_state(
+          "recovery point {} is the pre point of {}: forget both, or {} first", p.pre_id, p.id,
+          p.id));
   std::vector<int64_t> done;
   for (const auto& p : points) {
     if (!chosen.contains(p.id)) continue;
