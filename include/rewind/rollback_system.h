@@ -194,6 +194,31 @@ struct RepairReport {
   std::vector<std::string> problems;
 };
 
+struct PruneRequest {
+  bool dry_run = false;
+  // Overwrite deleted data before unlinking it; nullopt: the configuration's
+  // [repository] shred (default false).
+  std::optional<bool> shred;
+};
+
+struct PruneReport {
+  bool dry_run = false;
+  bool shredded = false;
+  uint64_t points = 0;  // kept points
+  uint64_t live_chunks = 0;
+  uint64_t dead_chunks = 0;
+  uint64_t packs_before = 0;
+  uint64_t packs_removed = 0;
+  uint64_t packs_repacked = 0;
+  uint64_t packs_written = 0;
+  uint64_t bytes_before = 0;
+  uint64_t bytes_after = 0;
+  uint64_t bytes_repacked = 0;
+  uint64_t reclaimed = 0;  // bytes_before - bytes_after
+  uint64_t roots_removed = 0;
+  uint64_t temp_removed = 0;
+};
+
 class RollbackSystem {
  public:
   // Creates a new repository (at options.repository, or where the
@@ -245,6 +270,9 @@ class RollbackSystem {
   Status dump(const std::string& id, const std::string& path, int out_fd);
   // Rebuilds the catalog's index and points from packs and root records.
   Result<RepairReport> repair(ProgressObserver& obs);
+  // Removes the data no kept point references (repacking partly live packs),
+  // superseded root records and leftover temporary files. A writer.
+  Result<PruneReport> prune(const PruneRequest& req, ProgressObserver& obs);
 
   // The passphrases of an encrypted repository (kInvalidState when it is
   // not encrypted; kWrongKey when the options' passphrase opens none).

@@ -104,6 +104,20 @@ class Stmt {
   int rc_;
 };
 
+// INSERT OR IGNORE / OR REPLACE of one chunk row.
+Status write_chunk(sqlite3* db, std::string_view conflict, const ChunkRow& c) {
+  Stmt s(db, fmt::format("INSERT OR {} INTO chunks(id,pack,offset,stored_len,raw_len,type,codec) "
+                         "VALUES(?,?,?,?,?,?,?)",
+                         conflict)
+                 .c_str());
+  s.bind_blob(1, c.id).bind(2, c.pack).bind(3, static_cast<int64_t>(c.offset));
+  s.bind(4, int64_t{c.stored_len})
+      .bind(5, int64_t{c.raw_len})
+      .bind(6, int64_t{c.type})
+      .bind(7, int64_t{c.codec});
+  return s.run();
+}
+
 const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS points(
@@ -603,16 +617,19 @@ Result<int64_t> Catalog::insert_pack(const std::string& name, uint64_t size) {
   return q.i64(0);
 }
 
-Status Catalog::insert_chunk(const ChunkRow& c) {
-  Stmt s(db_,
-         "INSERT OR IGNORE INTO chunks(id,pack,offset,stored_len,raw_len,type,codec) "
-         "VALUES(?,?,?,?,?,?,?)");
-  s.bind_blob(1, c.id).bind(2, c.pack).bind(3, static_cast<int64_t>(c.offset));
-  s.bind(4, int64_t{c.stored_len})
-      .bind(5, int64_t{c.raw_len})
-      .bind(6, int64_t{c.type})
-      .bind(7, int64_t{c.codec});
-  return s.run();
+Status Catalog::insert_chunk(const ChunkRow& c) { return write_chunk(db_, "IGNORE", c); }
+
+Status Catalog::upsert_chunk(const ChunkRow& c) { return write_chunk(db_, "REPLACE", c); }
+
+Status Catalog::delete_packs(const std::vector<int64_t>& ids) {
+  // One pass over the chunk rows for all packs (they have no index by pack).
+  std::string list = nlohmann::json(ids).dump();
+  Stmt chunks(db_, "DELETE FROM chunks WHERE pack IN (SELECT value FROM json_each(?))");
+  chunks.bind(1, list);
+  REWIND_TRY(chunks.run());
+  Stmt packs(db_, "DELETE FROM packs WHERE id IN (SELECT value FROM json_each(?))");
+  packs.bind(1, list);
+  return packs.run();
 }
 
 Result<std::optional<std::pair<ChunkRow, std::string>>> Catalog::find_chunk(const std::string& id) {

@@ -182,6 +182,10 @@ class Catalog {
   Result<std::vector<PackRow>> list_packs();
   Result<int64_t> insert_pack(const std::string& name, uint64_t size);
   Status insert_chunk(const ChunkRow& c);  // ignores an id already indexed
+  // Points an indexed chunk at a new location (prune's repack), or adds it.
+  Status upsert_chunk(const ChunkRow& c);
+  // Drops packs and every chunk row still pointing into them (prune).
+  Status delete_packs(const std::vector<int64_t>& ids);
   // The chunk with this id (32 raw bytes) and its pack's name.
   Result<std::optional<std::pair<ChunkRow, std::string>>> find_chunk(const std::string& id);
   // Calls fn for every chunk row.

@@ -50,6 +50,7 @@ struct CommandOptions {
   bool pin = false, unpin = false;
   int64_t limit = 20;
   bool encrypt = false;
+  bool shred = false, no_shred = false;
 };
 
 struct Command {
@@ -90,6 +91,7 @@ Command dump_command();
 Command repair_command();
 Command modify_command();
 Command forget_command();
+Command prune_command();
 Command rollback_command();
 Command undo_command();
 Command recover_command();

@@ -129,6 +129,7 @@ int run_cli(int argc, char** argv) {
   commands.push_back(daemon_command());
   commands.push_back(boot_check_command());
   commands.push_back(audit_command());
+  commands.push_back(prune_command());
   std::vector<std::pair<CLI::App*, Command*>> subs;
   for (auto& c : commands) {
     CLI::App* sub = app.add_subcommand(c.name, c.help);

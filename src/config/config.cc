@@ -315,9 +315,11 @@ class Parser {
                         "{} must be \"zstd\" or \"zstd:N\" with N from 1 to 19, not \"{}\"", what,
                         s);
         config_.repository.compression_level = level;
+      } else if (k == "shred") {
+        REWIND_ASSIGN_OR_RETURN(config_.repository.shred, get_bool(*e.node, what));
       } else {
-        return err_at(e.key->source(), "repository: unknown key \"{}\" (known: path, compression)",
-                      k);
+        return err_at(e.key->source(),
+                      "repository: unknown key \"{}\" (known: path, compression, shred)", k);
       }
     }
     return ok();

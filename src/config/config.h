@@ -71,6 +71,7 @@ struct RepositoryConfig {
   std::string path;           // absolute, as written (the caller resolves it against the
                               // system root); empty = not set
   int compression_level = 3;  // from compression = "zstd:N" (1..19) or "zstd"
+  bool shred = false;         // prune overwrites deleted data (shred = true)
 };
 
 struct Config {

@@ -651,9 +651,17 @@ Result<VerifyReport> RecoveryPointManager::verify(bool read_data, ProgressObserv
       rep.problems.push_back(entries.error().message());
       continue;
     }
-    if (entries->size() != chunks_per_pack[p.id])
-      rep.problems.push_back(fmt::format("pack {}: holds {} chunks, the catalog indexes {}", p.name,
-                                         entries->size(), chunks_per_pack[p.id]));
+    // Counted by where the index points: a pack may also hold copies of
+    // chunks indexed in another pack (an interrupted prune leaves them).
+    uint64_t indexed_here = 0;
+    for (const auto& e : *entries) {
+      auto loc = repo->locate(e.id);
+      if (loc && loc->pack == p.id) ++indexed_here;
+    }
+    if (indexed_here != chunks_per_pack[p.id])
+      rep.problems.push_back(
+          fmt::format("pack {}: holds {} of the {} chunks the catalog indexes in it", p.name,
+                      indexed_here, chunks_per_pack[p.id]));
     for (const auto& e : *entries) {
       ++rep.chunks;
       // A chunk stored twice (in two packs) is harmless; one the catalog

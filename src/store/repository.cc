@@ -56,24 +56,6 @@ Result<std::array<uint8_t, 32>> parse_key(const std::string& hex) {
   return id.bytes;
 }
 
-// "<seq>-<id>.root" -> (seq, id)
-std::optional<std::pair<int64_t, int64_t>> parse_root_name(std::string_view name) {
-  if (name.size() < 8 || name.substr(name.size() - 5) != ".root") return std::nullopt;
-  name.remove_suffix(5);
-  size_t dash = name.find('-');
-  if (dash == std::string_view::npos) return std::nullopt;
-  int64_t seq = 0, id = 0;
-  for (char c : name.substr(0, dash)) {
-    if (c < '0' || c > '9') return std::nullopt;
-    seq = seq * 10 + (c - '0');
-  }
-  for (char c : name.substr(dash + 1)) {
-    if (c < '0' || c > '9') return std::nullopt;
-    id = id * 10 + (c - '0');
-  }
-  return std::make_pair(seq, id);
-}
-
 // Adds a pack and its chunks to the catalog (inside the caller's transaction).
 Status index_pack(catalog::Catalog& cat, const std::string& name, uint64_t size,
                   const std::vector<PackEntry>& entries) {
@@ -97,6 +79,23 @@ bool is_pack_name(std::string_view n) {
 }
 
 }  // namespace
+
+std::optional<std::pair<int64_t, int64_t>> parse_root_name(std::string_view name) {
+  if (name.size() < 8 || name.substr(name.size() - 5) != ".root") return std::nullopt;
+  name.remove_suffix(5);
+  size_t dash = name.find('-');
+  if (dash == std::string_view::npos) return std::nullopt;
+  int64_t seq = 0, id = 0;
+  for (char c : name.substr(0, dash)) {
+    if (c < '0' || c > '9') return std::nullopt;
+    seq = seq * 10 + (c - '0');
+  }
+  for (char c : name.substr(dash + 1)) {
+    if (c < '0' || c > '9') return std::nullopt;
+    id = id * 10 + (c - '0');
+  }
+  return std::make_pair(seq, id);
+}
 
 std::string format_bytes(uint64_t n) {
   const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
@@ -541,12 +540,46 @@ Status Repository::read_chunk(const ChunkId& id, ChunkType type, std::vector<std
   if (loc->type != type)
     return fail(Error::corrupted_data("chunk {} has type {}, expected {}", id.to_hex(),
                                       static_cast<int>(loc->type), static_cast<int>(type)));
+  Status st = read_chunk_at(id, *loc, out);
+  if (st) return st;
+  // A concurrent `prune` may have moved the chunk to a new pack and deleted
+  // (or shredded) the one this process looked it up in: look it up afresh.
+  std::optional<ChunkLocation> fresh = relocate(id);
+  if (!fresh)
+    return fail(Error::busy(
+        "chunk {} was removed while this command ran (a concurrent `rewind prune` deleted data "
+        "of a forgotten point); run the command again",
+        id.to_hex()));
+  if (fresh->pack == loc->pack && fresh->offset == loc->offset) return st;
+  return read_chunk_at(id, *fresh, out);
+}
+
+Status Repository::read_chunk_at(const ChunkId& id, const ChunkLocation& loc,
+                                 std::vector<std::byte>& out) {
   std::string name;
-  REWIND_ASSIGN_OR_RETURN(io::Fd * fd, pack_fd(loc->pack, &name));
+  REWIND_ASSIGN_OR_RETURN(io::Fd * fd, pack_fd(loc.pack, &name));
   thread_local Decompressor dec;
   thread_local std::vector<std::byte> scratch;
-  PackEntry e{id, loc->type, loc->codec, loc->raw_len, loc->stored_len, loc->offset};
+  PackEntry e{id, loc.type, loc.codec, loc.raw_len, loc.stored_len, loc.offset};
   return store::read_chunk(fs_, fd->get(), name, e, dec, scratch, out, keys_.get());
+}
+
+std::optional<ChunkLocation> Repository::relocate(const ChunkId& id) {
+  std::lock_guard lk(pack_fds_mu_);
+  auto r = catalog_->find_chunk(std::string(reinterpret_cast<const char*>(id.bytes.data()), 32));
+  if (!r || !*r) return std::nullopt;
+  const auto& [c, pack] = **r;
+  // Pack numbers of deleted packs may be handed out again: drop a cached
+  // descriptor that belongs to another pack of the same number.
+  auto nit = pack_names_.find(c.pack);
+  if (nit != pack_names_.end() && nit->second != pack) pack_fds_.erase(c.pack);
+  pack_names_[c.pack] = pack;
+  return ChunkLocation{c.pack,
+                       c.offset,
+                       c.stored_len,
+                       c.raw_len,
+                       static_cast<ChunkType>(c.type),
+                       static_cast<ChunkCodec>(c.codec)};
 }
 
 Result<int64_t> Repository::next_point_id() {

@@ -256,6 +256,9 @@ class Repository {
   Repository(io::Fs& fs, std::string path) : fs_(fs), path_(std::move(path)) {}
   Status take_lock(const OpenOptions& opts);
   Result<io::Fd*> pack_fd(int64_t pack_id, std::string* name);
+  Status read_chunk_at(const ChunkId& id, const ChunkLocation& loc, std::vector<std::byte>& out);
+  // The chunk's location as the catalog has it now (after a concurrent prune).
+  std::optional<ChunkLocation> relocate(const ChunkId& id);
   Status write_root_record(const RootRecord& rec);
   Result<int64_t> next_root_seq();
   Result<RootRecord> parse_root_record(const std::string& file, std::string_view data);
@@ -283,6 +286,9 @@ class Repository {
   std::unordered_map<ChunkId, ChunkLocation, ChunkIdHash> index_;
   bool index_loaded_ = false;
 };
+
+// "<seq>-<id>.root" -> (seq, id); nullopt for any other name.
+std::optional<std::pair<int64_t, int64_t>> parse_root_name(std::string_view name);
 
 // Human-readable byte count: "1.2 GiB".
 std::string format_bytes(uint64_t n);

@@ -13,6 +13,7 @@
 #include "engine/rollback_engine.h"
 #include "health/health.h"
 #include "io/fs.h"
+#include "store/prune.h"
 #include "store/repository.h"
 #include "system/audit_system.h"
 
@@ -36,6 +37,7 @@ struct Loaded {
   AutoRollbackConfig auto_rollback;
   nlohmann::json service_manager = nlohmann::json::object();  // [service_manager] as manager keys
   std::string daemon_socket = "/run/rewind/rewindd.sock";
+  bool shred = false;  // [repository] shred
 };
 
 Result<Loaded> load(io::Fs& fs, const SystemOptions& in) {
@@ -51,6 +53,7 @@ Result<Loaded> load(io::Fs& fs, const SystemOptions& in) {
     // Each file's [retention] was checked as it loaded; the merged table is too.
     REWIND_ASSIGN_OR_RETURN(l.retention, config::parse_retention(cfg->sections.value(
                                              "retention", nlohmann::json::object())));
+    l.shred = cfg->repository.shred;
     if (l.options.repository.empty() && !cfg->repository.path.empty())
       l.options.repository = under_root(in.system_root, cfg->repository.path);
     for (const auto& c : cfg->components) {
@@ -112,6 +115,7 @@ struct RollbackSystem::Impl {
         service_manager(std::move(l.service_manager)),
         daemon_socket(std::move(l.daemon_socket)),
         fs_ptr(&fs),
+        shred(l.shred),
         manager(fs, std::move(l.options), std::move(l.env)),
         engine(fs, manager) {}
   RetentionPolicy retention;
@@ -122,6 +126,7 @@ struct RollbackSystem::Impl {
   nlohmann::json service_manager;
   std::string daemon_socket;
   io::Fs* fs_ptr;
+  bool shred;
   engine::RecoveryPointManager manager;
   engine::RollbackEngine engine;
 };
@@ -295,6 +300,44 @@ Status RollbackSystem::dump(const std::string& id, const std::string& path, int 
 }
 Result<RepairReport> RollbackSystem::repair(ProgressObserver& obs) {
   return impl_->manager.repair(obs);
+}
+Result<PruneReport> RollbackSystem::prune(const PruneRequest& req, ProgressObserver& obs) {
+  // A writer: readers (list, show, diff, restore) go on while it runs.
+  REWIND_ASSIGN_OR_RETURN(auto repo, impl_->manager.open_repo(!req.dry_run, "prune"));
+  store::PruneOptions o;
+  o.dry_run = req.dry_run;
+  o.shred = req.shred.value_or(impl_->shred);
+  o.progress = [&obs](const std::string& phase, uint64_t done, uint64_t total) {
+    Progress p;
+    p.operation = "prune";
+    p.phase = phase;
+    if (phase == "scan") {
+      p.files_done = done;
+      p.files_total = total;
+    } else {
+      p.bytes_done = done;
+      p.bytes_total = total;
+    }
+    obs.on_progress(p);
+  };
+  REWIND_ASSIGN_OR_RETURN(store::PruneStats s, store::prune(*repo, o));
+  PruneReport r;
+  r.dry_run = req.dry_run;
+  r.shredded = s.shredded;
+  r.points = s.points;
+  r.live_chunks = s.live_chunks;
+  r.dead_chunks = s.dead_chunks;
+  r.packs_before = s.packs_before;
+  r.packs_removed = s.packs_removed;
+  r.packs_repacked = s.packs_repacked;
+  r.packs_written = s.packs_written;
+  r.bytes_before = s.bytes_before;
+  r.bytes_after = s.bytes_after;
+  r.bytes_repacked = s.bytes_repacked;
+  r.reclaimed = s.reclaimed();
+  r.roots_removed = s.roots_removed;
+  r.temp_removed = s.temp_removed;
+  return r;
 }
 
 Result<RollbackReport> RollbackSystem::execute_rollback(const RollbackRequest& req) {

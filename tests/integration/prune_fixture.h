@@ -1,0 +1,91 @@
+// SPDX-License-Identifier: Apache-2.0
+// Shared set-up of the prune tests: six recovery points of a tree in which
+// every point holds one large file no other point has, beside data all
+// points share; a copy of the tree as each point took it; and half the
+// points forgotten (the first, a middle one and the newest, so that the
+// numbers must stay accounted for and the first pack is partly live).
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "integration/integration_helpers.h"
+
+namespace rwd::itest {
+
+using rwd::testing::random_bytes;
+using rwd::testing::read_file;
+using rwd::testing::tree_diff;
+using rwd::testing::write_file;
+
+struct PruneFixture {
+  Sandbox box{"rewind-prune"};
+  std::vector<int64_t> points;  // in creation order
+  std::set<int64_t> forgotten, kept;
+  uint64_t forgotten_only = 0;  // bytes of the files only forgotten points held
+
+  std::string saved(int64_t id) const { return box.dir.sub("saved-" + std::to_string(id)); }
+
+  // Builds the points; forgets the first, the fourth and the last.
+  void set_up(uint64_t seed) {
+    ASSERT_EQ(box.init().exit_code, 0);
+    for (int i = 0; i < 24; ++i)
+      write_file(box.at("/data/base/d" + std::to_string(i % 4) + "/f" + std::to_string(i)),
+                 random_bytes(static_cast<size_t>(2000 + (i * 7919) % 60000), seed + i));
+    write_file(box.at("/data/base/shared.bin"), random_bytes(1 << 20, seed + 100));
+    for (int i = 1; i <= 6; ++i) {
+      if (i > 1) std::filesystem::remove(box.at("/data/only-" + std::to_string(i - 1)));
+      size_t size = (1u << 20) + static_cast<size_t>(i) * 150000;
+      write_file(box.at("/data/only-" + std::to_string(i)),
+                 random_bytes(size, seed + 1000 + static_cast<uint64_t>(i)));
+      write_file(box.at("/data/base/changing"), "version " + std::to_string(i) + "\n");
+      int64_t id = box.create({"/data"});
+      ASSERT_GT(id, 0);
+      copy_tree(box.at("/data"), saved(id));
+      points.push_back(id);
+      if (i == 1 || i == 4 || i == 6) {
+        forgotten.insert(id);
+        forgotten_only += size;
+      } else {
+        kept.insert(id);
+      }
+    }
+    // A superseded root record: the new name is a newer version of point 2.
+    RunResult m = box.rw({"modify", std::to_string(points[1]), "--name", "renamed"});
+    ASSERT_EQ(m.exit_code, 0) << describe(m);
+    std::vector<std::string> args{"forget"};
+    for (int64_t id : forgotten) args.push_back(std::to_string(id));
+    RunResult f = box.rw(args);
+    ASSERT_EQ(f.exit_code, 0) << describe(f);
+  }
+
+  std::set<int64_t> listed(const std::string& repo) const {
+    RunResult r = rwd::testing::rewind({"--repo", repo, "--json", "list"});
+    EXPECT_EQ(r.exit_code, 0) << describe(r);
+    std::set<int64_t> ids;
+    auto j = nlohmann::json::parse(r.out, nullptr, false);
+    if (j.is_array())
+      for (const auto& p : j) ids.insert(p.at("id").get<int64_t>());
+    return ids;
+  }
+
+  // The repository `repo` verifies with every byte read, lists exactly the
+  // kept points, and every kept point restores byte for byte.
+  void expect_intact(const std::string& repo, const std::string& label) const {
+    RunResult v = rwd::testing::rewind({"--repo", repo, "verify", "--read-data"});
+    EXPECT_EQ(v.exit_code, 0) << label << ": " << describe(v);
+    EXPECT_EQ(listed(repo), kept) << label;
+    for (int64_t id : kept) {
+      std::string out = box.dir.sub("restored");
+      std::filesystem::remove_all(out);
+      RunResult r =
+          rwd::testing::rewind({"--repo", repo, "restore", std::to_string(id), "--to", out, "-q"});
+      EXPECT_EQ(r.exit_code, 0) << label << ": point " << id << ": " << describe(r);
+      EXPECT_EQ(tree_diff(saved(id), out + "/data"), "") << label << ": point " << id;
+    }
+  }
+};
+
+}  // namespace rwd::itest
