@@ -10,7 +10,7 @@ pattern=' U (open|open64|openat|openat64|creat|creat64|write|pwrite|pwrite64|wri
 count=0
 for lib in $(find "$dir" -name "librewind_*.a" | sort); do
   count=$((count + 1))
-  case "$(basename "$lib")" in librewind_io.a) continue ;; esac
+  case "$(basename "$lib")" in librewind_io.a | librewind_io_daemon.a) continue ;; esac
   hits=$(nm -u "$lib" 2>/dev/null | grep -E "$pattern" || true)
   if [ -n "$hits" ]; then
     echo "$(basename "$lib") calls the OS directly:"

@@ -62,7 +62,7 @@ want rewind-boot-check.service "ExecStart=$rewind boot-check"
 grep -q '^After=.*multi-user.target' "$tmp/rewind-boot-check.service" ||
   { echo "rewind-boot-check.service: not after multi-user.target" >&2; exit 1; }
 want rewind-verify.service "ExecStart=$rewind --quiet verify"
-want rewind-cleanup.service "ExecStart=$rewind --quiet forget"
+want rewind-cleanup.service "ExecStart=$rewind --quiet forget --policy"
 want rewind-cleanup.service "ExecStart=$rewind --quiet prune"
 for t in rewind-verify rewind-cleanup; do
   [ -f "$tmp/$t.timer" ] || { echo "no $t.timer" >&2; exit 1; }

@@ -723,19 +723,30 @@ Result<bool> has_audit_table(sqlite3* db) {
 
 Status Catalog::ensure_audit_table() { return exec(kAuditSchema); }
 
+Status Catalog::unseal_audit(AuditRow& a) const {
+  REWIND_ASSIGN_OR_RETURN(a.arguments, unseal(a.arguments));
+  REWIND_ASSIGN_OR_RETURN(a.message, unseal(a.message));
+  return ok();
+}
+
 Result<std::optional<AuditRow>> Catalog::last_audit() {
   REWIND_ASSIGN_OR_RETURN(bool exists, has_audit_table(db_));
   if (!exists) return std::optional<AuditRow>();
   Stmt s(db_, fmt::format("SELECT {} FROM audit ORDER BY seq DESC LIMIT 1", kAuditCols).c_str());
   REWIND_ASSIGN_OR_RETURN(bool row, s.step());
   if (!row) return std::optional<AuditRow>();
-  return std::optional<AuditRow>(read_audit(s));
+  AuditRow a = read_audit(s);
+  REWIND_TRY(unseal_audit(a));
+  return std::optional<AuditRow>(std::move(a));
 }
 
 Status Catalog::insert_audit(const AuditRow& a) {
   Stmt s(db_, fmt::format("INSERT INTO audit({}) VALUES(?,?,?,?,?,?,?,?,?,?)", kAuditCols).c_str());
   s.bind(1, a.seq).bind(2, a.time_ns).bind(3, a.uid).bind(4, a.user).bind(5, a.host);
-  s.bind(6, a.operation).bind(7, a.arguments).bind(8, a.result).bind(9, a.message).bind(10, a.mac);
+  // Arguments and messages can name paths: sealed in an encrypted
+  // repository (the MAC covers the plain text).
+  s.bind(6, a.operation).bind(7, seal(a.arguments)).bind(8, a.result);
+  s.bind(9, seal(a.message)).bind(10, a.mac);
   return s.run();
 }
 
@@ -750,6 +761,7 @@ Result<std::vector<AuditRow>> Catalog::list_audit(int64_t since_ns) {
     REWIND_ASSIGN_OR_RETURN(bool row, s.step());
     if (!row) break;
     out.push_back(read_audit(s));
+    REWIND_TRY(unseal_audit(out.back()));
   }
   return out;
 }

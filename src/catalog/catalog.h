@@ -218,6 +218,7 @@ class Catalog {
   std::string seal(const std::string& text) const;
   Result<std::string> unseal(const std::string& text) const;
   Status unseal_operation(OperationRow& o) const;
+  Status unseal_audit(AuditRow& a) const;
   // The automatic-rollback tables and the points' health column, added to
   // catalogs of any version 2 (idempotent).
   Status ensure_automation_schema();

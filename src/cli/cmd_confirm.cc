@@ -104,7 +104,8 @@ Command confirm_command() {
                         static_cast<long long>(c.post_id));
         }
         return 0;
-      }};
+      },
+      [o] { return !o->list; }};
 }
 
 }  // namespace rwd::cli

@@ -176,7 +176,8 @@ Command forget_command() {
           for (int64_t id : *done)
             std::printf("forgot recovery point %lld\n", static_cast<long long>(id));
         return 0;
-      }};
+      },
+      [o] { return !o->dry_run; }};
 }
 
 }  // namespace rwd::cli

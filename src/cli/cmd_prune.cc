@@ -70,7 +70,8 @@ Command prune_command() {
                       r->shredded ? "; deleted data overwritten" : "");
         }
         return 0;
-      }};
+      },
+      [o] { return !o->dry_run; }};
 }
 
 }  // namespace rwd::cli

@@ -345,7 +345,8 @@ Command run_command() {
                 "  2 usage (bad option or duration)\n\n") +
             kExitCodeHelp);
       },
-      [o](const Globals& gl) { return run(gl, *o); }};
+      [o](const Globals& gl) { return run(gl, *o); },
+      kMutating};
 }
 
 }  // namespace rwd::cli

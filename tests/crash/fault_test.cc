@@ -41,6 +41,13 @@ TEST(CreateFaults, EnospcAndEioEndInTheSpecificErrorAndTheRepositoryVerifies) {
           continue;
         }
         ++fired;
+        // A fault in the audit log's append, after the point was committed:
+        // create reports its own success and warns (check_consistent below
+        // restores the point byte for byte).
+        if (r.exit_code == 0 && r.err.find("the audit log was not appended") != std::string::npos) {
+          f.check_consistent(spec);
+          continue;
+        }
         EXPECT_EQ(r.exit_code, expected_exit(err)) << spec << ": " << r.err;
         // Point 2 may be listed only when the failure hit the catalog commit
         // after its root record was durable (the WAL frames may survive a
