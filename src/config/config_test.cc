@@ -566,13 +566,13 @@ TEST(ConfigParse, LaterDocumentsOverrideKeyByKey) {
   auto c = parse({{"/main.toml",
                    "[repository]\npath = \"/a\"\ncompression = \"zstd:5\"\n"
                    "[retention]\nkeep_last = 3\nkeep_within = \"1d\"\n"
-                   "[[check]]\nname = \"one\"\n"
+                   "[[check]]\nname = \"one\"\ncommand = [\"true\"]\n"
                    "[[component]]\nname = \"app\"\nadapter = \"sqlite\"\npath = \"/var/app.db\"\n"
                    "services = [\"app\"]\nhost = \"x\"\n"},
                   {"/10-drop.toml",
                    "[repository]\npath = \"/b\"\n"
                    "[retention]\nkeep_last = 7\n"
-                   "[[check]]\nname = \"two\"\n"
+                   "[[check]]\nname = \"two\"\ncommand = [\"true\"]\n"
                    "[[component]]\nname = \"app\"\ncritical = true\nservices = [\"app\", \"web\"]\n"
                    "[[component]]\nname = \"new\"\nadapter = \"kernel\"\n"}});
   ASSERT_THAT(c, IsOk());
