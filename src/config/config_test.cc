@@ -589,8 +589,8 @@ TEST(ConfigParse, LaterDocumentsOverrideKeyByKey) {
   EXPECT_THAT(app->services, ElementsAre("app", "web"));
   EXPECT_TRUE(app->critical);
   EXPECT_EQ(app->settings, (nlohmann::json{{"host", "x"}}));
-  EXPECT_EQ(app->origin, "/main.toml:9");
-  EXPECT_EQ(c->find("new")->origin, "/10-drop.toml:11");
+  EXPECT_EQ(app->origin, "/main.toml:10");
+  EXPECT_EQ(c->find("new")->origin, "/10-drop.toml:12");
 }
 
 TEST(WithDependents, AddsEveryTransitiveDependentInOrder) {
