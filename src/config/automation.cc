@@ -283,10 +283,9 @@ Result<AutoRollbackConfig> auto_rollback_config(const Config& c) {
     } else if (k == "partial") {
       REWIND_ASSIGN_OR_RETURN(a.partial, boolean(v, what));
     } else if (k == "priority_components") {
+      // Names that no point holds are simply never in scope (DESIGN.md's
+      // example names components a machine may not configure).
       REWIND_ASSIGN_OR_RETURN(a.priority_components, strings(v, what));
-      for (const auto& n : a.priority_components)
-        if (!c.find(n))
-          return fail(Error::usage("{}: no component named \"{}\" is configured", what, n));
     } else if (k == "max_rollbacks") {
       if (!v.is_number_integer() || v.get<int64_t>() < 0 || v.get<int64_t>() > 1000000)
         return fail(Error::usage("{} must be a whole number, 0 or more", what));

@@ -566,13 +566,13 @@ TEST(ConfigParse, LaterDocumentsOverrideKeyByKey) {
   auto c = parse({{"/main.toml",
                    "[repository]\npath = \"/a\"\ncompression = \"zstd:5\"\n"
                    "[retention]\nkeep_last = 3\nkeep_within = \"1d\"\n"
-                   "[[check]]\nname = \"one\"\n"
+                   "[[check]]\nname = \"one\"\ncommand = [\"true\"]\n"
                    "[[component]]\nname = \"app\"\nadapter = \"sqlite\"\npath = \"/var/app.db\"\n"
                    "services = [\"app\"]\nhost = \"x\"\n"},
                   {"/10-drop.toml",
                    "[repository]\npath = \"/b\"\n"
                    "[retention]\nkeep_last = 7\n"
-                   "[[check]]\nname = \"two\"\n"
+                   "[[check]]\nname = \"two\"\ncommand = [\"true\"]\n"
                    "[[component]]\nname = \"app\"\ncritical = true\nservices = [\"app\", \"web\"]\n"
                    "[[component]]\nname = \"new\"\nadapter = \"kernel\"\n"}});
   ASSERT_THAT(c, IsOk());
@@ -589,8 +589,8 @@ TEST(ConfigParse, LaterDocumentsOverrideKeyByKey) {
   EXPECT_THAT(app->services, ElementsAre("app", "web"));
   EXPECT_TRUE(app->critical);
   EXPECT_EQ(app->settings, (nlohmann::json{{"host", "x"}}));
-  EXPECT_EQ(app->origin, "/main.toml:9");
-  EXPECT_EQ(c->find("new")->origin, "/10-drop.toml:11");
+  EXPECT_EQ(app->origin, "/main.toml:10");
+  EXPECT_EQ(c->find("new")->origin, "/10-drop.toml:12");
 }
 
 TEST(WithDependents, AddsEveryTransitiveDependentInOrder) {

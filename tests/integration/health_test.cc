@@ -237,7 +237,7 @@ TEST(Health, ConfigurationErrorsNameTheKey) {
            {"[auto_rollback]\nmax_rollback_tme = \"5min\"\n", "max_rollback_tme"},
            {"[auto_rollback]\ntriggers = [\"update-failure\", \"moon-phase\"]\n", "moon-phase"},
            {"[auto_rollback]\nmax_rollback_time = \"soon\"\n", "soon"},
-           {"[auto_rollback]\npriority_components = [\"ghost\"]\n", "ghost"},
+           {"[auto_rollback]\npriority_components = \"etc\"\n", "priority_components"},
        }) {
     write_config(box, c.toml);
     RunResult r = box.rw({"health"});
