@@ -11,9 +11,9 @@
 #include <string>
 #include <vector>
 
+#include "rewind/audit.h"
 #include "rewind/auto_rollback.h"
 #include "rewind/health.h"
-#include "rewind/audit.h"
 #include "rewind/progress.h"
 #include "rewind/result.h"
 #include "rewind/retention.h"

@@ -89,8 +89,7 @@ Command key_command() {
         rm->add_option("ID", o->id, "The key's id")->required();
         rm->callback([o] { o->action = "remove"; });
       },
-      [o](const Globals& gl) { return run_key(gl, *o); },
-      [o] { return o->action != "list"; }};
+      [o](const Globals& gl) { return run_key(gl, *o); }, [o] { return o->action != "list"; }};
 }
 
 }  // namespace rwd::cli

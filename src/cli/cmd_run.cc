@@ -345,8 +345,7 @@ Command run_command() {
                 "  2 usage (bad option or duration)\n\n") +
             kExitCodeHelp);
       },
-      [o](const Globals& gl) { return run(gl, *o); },
-      kMutating};
+      [o](const Globals& gl) { return run(gl, *o); }, kMutating};
 }
 
 }  // namespace rwd::cli

@@ -116,11 +116,10 @@ int run_cli(int argc, char** argv) {
                  "$REWIND_PASSWORD_FILE, else asked on a terminal)");
 
   std::vector<Command> commands = {
-      init_command(),    create_command(), list_command(),     show_command(),
-      diff_command(),    modify_command(), rollback_command(), undo_command(),
-      recover_command(), status_command(), cancel_command(),   restore_command(),
-      verify_command(),  dump_command(),   repair_command(),   config_command(),
-      forget_command()};
+      init_command(),   create_command(),   list_command(),   show_command(),    diff_command(),
+      modify_command(), rollback_command(), undo_command(),   recover_command(), status_command(),
+      cancel_command(), restore_command(),  verify_command(), dump_command(),    repair_command(),
+      config_command(), forget_command()};
   commands.push_back(hook_command());
   commands.push_back(key_command());
   commands.push_back(run_command());

@@ -16,8 +16,8 @@
 #include <set>
 #include <sstream>
 
-#include "config/retention.h"
 #include "config/automation.h"
+#include "config/retention.h"
 
 namespace rwd::config {
 namespace {

@@ -16,9 +16,9 @@
 #include "components/adapter.h"
 #include "components/files/files.h"
 #include "components/files/walk.h"
+#include "engine/keys.h"
 #include "engine/point_usage.h"
 #include "engine/retention.h"
-#include "engine/keys.h"
 #include "io/process.h"
 #include "store/manifest.h"
 
