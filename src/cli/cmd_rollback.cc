@@ -10,6 +10,29 @@
 
 namespace rwd::cli {
 
+json rollback_json(const RollbackReport& r) {
+  json comps = json::array();
+  for (const auto& c : r.components)
+    comps.push_back(json{{"name", c.name},
+                         {"result", c.result},
+                         {"message", c.message},
+                         {"files", c.files},
+                         {"bytes", c.bytes},
+                         {"removed", c.removed}});
+  json j{{"operation", r.operation == 0 ? json(nullptr) : json(r.operation)},
+         {"kind", r.kind},
+         {"point", r.point},
+         {"safety", r.safety == 0 ? json(nullptr) : json(r.safety)},
+         {"state", r.state},
+         {"components", comps},
+         {"warnings", r.warnings},
+         {"message", r.message}};
+  if (r.error)
+    j["error"] = json{{"kind", std::string(error_code_name(r.error->code()))},
+                      {"message", r.error->message()}};
+  return j;
+}
+
 namespace {
 
 CancelToken* g_cancel = nullptr;
@@ -162,27 +185,9 @@ int print_rollback_report(const Globals& gl, const RollbackReport& r) {
   else if (r.state == "reverted" || r.state == "failed")
     code = r.error ? exit_code_for(r.error->code()) : kExitNeedsRecover;
   if (gl.out.json) {
-    json comps = json::array();
-    for (const auto& c : r.components)
-      comps.push_back(json{{"name", c.name},
-                           {"result", c.result},
-                           {"message", c.message},
-                           {"files", c.files},
-                           {"bytes", c.bytes},
-                           {"removed", c.removed}});
-    json j{{"operation", r.operation == 0 ? json(nullptr) : json(r.operation)},
-           {"kind", r.kind},
-           {"point", r.point},
-           {"safety", r.safety == 0 ? json(nullptr) : json(r.safety)},
-           {"state", r.state},
-           {"plan", plan_json(r.plan)},
-           {"components", comps},
-           {"warnings", r.warnings},
-           {"message", r.message},
-           {"exit_code", code}};
-    if (r.error)
-      j["error"] = json{{"kind", std::string(error_code_name(r.error->code()))},
-                        {"message", r.error->message()}};
+    json j = rollback_json(r);
+    j["plan"] = plan_json(r.plan);
+    j["exit_code"] = code;
     print_json(j);
     return code;
   }

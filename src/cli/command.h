@@ -77,6 +77,8 @@ int append_audit_entry(const Globals& g, const Command& cmd, const std::vector<s
                        int code);
 SystemOptions system_options(const Globals& g);
 json component_json(const ComponentInfo& c);
+// A rollback report as `rollback --json` and rewindd print it (without the plan).
+json rollback_json(const RollbackReport& r);
 json point_json(const RecoveryPointInfo& p);
 void print_json(const json& j);
 

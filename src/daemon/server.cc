@@ -33,29 +33,6 @@ std::string state_name(const DaemonState& s) {
   return "running";
 }
 
-json rollback_json(const RollbackReport& r) {
-  json comps = json::array();
-  for (const auto& c : r.components)
-    comps.push_back(json{{"name", c.name},
-                         {"result", c.result},
-                         {"message", c.message},
-                         {"files", c.files},
-                         {"bytes", c.bytes},
-                         {"removed", c.removed}});
-  json j{{"operation", r.operation == 0 ? json(nullptr) : json(r.operation)},
-         {"kind", r.kind},
-         {"point", r.point},
-         {"safety", r.safety == 0 ? json(nullptr) : json(r.safety)},
-         {"state", r.state},
-         {"components", comps},
-         {"warnings", r.warnings},
-         {"message", r.message}};
-  if (r.error)
-    j["error"] = json{{"kind", std::string(error_code_name(r.error->code()))},
-                      {"message", r.error->message()}};
-  return j;
-}
-
 std::vector<std::string> strings(const json& req, const char* key) {
   std::vector<std::string> out;
   if (req.contains(key) && req[key].is_array())
@@ -229,7 +206,7 @@ json Server::dispatch(const std::string& action, const json& req, const io::Peer
     auto r = (*sys)->execute_rollback(rr);
     if (!r) return error(r.error());
     log_info(fmt::format("rollback for uid {}: operation {} {}", peer.uid, r->operation, r->state));
-    return ok_response(rollback_json(*r));
+    return ok_response(cli::rollback_json(*r));
   }
   return error(Error::usage("unknown action \"{}\"", action));
 }

@@ -15,16 +15,6 @@ using nlohmann::json;
 using rwd::testing::write_file;
 using ::testing::HasSubstr;
 
-std::vector<int64_t> listed(const Sandbox& box) {
-  RunResult r = box.rw({"--json", "list"});
-  EXPECT_EQ(r.exit_code, 0) << describe(r);
-  std::vector<int64_t> ids;
-  auto j = json::parse(r.out, nullptr, false);
-  if (j.is_array())
-    for (const auto& p : j) ids.push_back(p.at("id").get<int64_t>());
-  return ids;
-}
-
 class Forget : public ::testing::Test {
  protected:
   void SetUp() override {

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -97,6 +98,17 @@ class Sandbox {
 
 // The non-empty lines of a log file, which is removed (the next read starts
 // afresh).
+// The ids `rewind list` shows, oldest first.
+inline std::vector<int64_t> listed(const Sandbox& box) {
+  RunResult r = box.rw({"--json", "list"});
+  EXPECT_EQ(r.exit_code, 0) << describe(r);
+  std::vector<int64_t> ids;
+  auto j = nlohmann::json::parse(r.out, nullptr, false);
+  if (j.is_array())
+    for (const auto& p : j) ids.push_back(p.at("id").get<int64_t>());
+  return ids;
+}
+
 inline std::vector<std::string> take_lines(const std::string& path) {
   std::vector<std::string> out;
   std::ifstream in(path);
