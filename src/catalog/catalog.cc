@@ -30,6 +30,13 @@ Error sql_error(sqlite3* db, std::string_view what) {
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
       return Error(ErrorCode::kBusy, msg);
+    case SQLITE_PROTOCOL:
+      // SQLite's WAL locks stayed taken through all of its retries: another
+      // process holds them and does not go on (stopped, or stuck in I/O).
+      return Error(ErrorCode::kBusy,
+                   msg +
+                       " (another process holds the catalog's locks and does not go on; "
+                       "try again once it has finished)");
     case SQLITE_FULL:
       return Error(ErrorCode::kNoSpace, msg);
     case SQLITE_CORRUPT:

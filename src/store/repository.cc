@@ -409,7 +409,10 @@ Result<std::unique_ptr<Repository>> Repository::open(io::Fs& fs, const std::stri
   if (opts.write) REWIND_TRY(repo->take_lock(opts));
   auto cat = catalog::Catalog::open(fs, path + "/catalog.db", opts.write);
   if (!cat)
-    return fail(cat.error().with_context("opening the catalog (`rewind repair` rebuilds it)"));
+    return fail(
+        cat.error().with_context(cat.error().code() == ErrorCode::kBusy
+                                     ? "opening the catalog"
+                                     : "opening the catalog (`rewind repair` rebuilds it)"));
   repo->catalog_ = std::move(*cat);
   if (repo->keys_) REWIND_TRY(repo->catalog_->enable_sealing(repo->keys_.get()));
   if (opts.write) REWIND_TRY(repo->catalog_->checkpoint());

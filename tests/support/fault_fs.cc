@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -66,6 +67,12 @@ Result<FaultPlan> parse_fault_plan(const std::string& spec) {
   } else if (parts[0] == "crash" && parts.size() == 2) {
     p.mode = FaultPlan::Mode::kCrash;
     p.n = std::strtoull(parts[1].c_str(), nullptr, 10);
+  } else if (parts[0] == "stop" && parts.size() == 3) {
+    p.mode = FaultPlan::Mode::kStop;
+    bool ok_ = false;
+    p.op = op_from_name(parts[1], &ok_);
+    if (!ok_) return fail(Error::usage("unknown op '{}'", parts[1]));
+    p.n = std::strtoull(parts[2].c_str(), nullptr, 10);
   } else if (parts[0] == "fail" && parts.size() == 4) {
     p.mode = FaultPlan::Mode::kFail;
     if (parts[1] == "mutating") {
@@ -173,6 +180,12 @@ Status FaultFs::check(io::Op op, bool creates) {
       if (mut && k == plan_.n) {
         write_report(plan_.report, fmt::format("crashed at {} {}\n", k, io::op_name(op)));
         ::_exit(kCrashExit);
+      }
+      return ok();
+    case FaultPlan::Mode::kStop:
+      if (op == plan_.op && per_op_.fetch_add(1) + 1 == plan_.n) {
+        write_report(plan_.report, fmt::format("stopped at {} #{}\n", io::op_name(op), plan_.n));
+        ::raise(SIGSTOP);
       }
       return ok();
     case FaultPlan::Mode::kFail: {

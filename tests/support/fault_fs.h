@@ -6,6 +6,9 @@
 // From the environment (test build of the CLI, rewind-faulty):
 //   REWIND_FAULT="fail:OP:N:ERRNO"  e.g. fail:write:3:ENOSPC, fail:fsync:1:EIO
 //   REWIND_FAULT="crash:K"           _exit(kCrashExit) before the K-th mutating call
+//   REWIND_FAULT="stop:OP:N"         raise(SIGSTOP) before the N-th call of kind OP: a
+//                                    process held still at a known step (the test
+//                                    waits with WUNTRACED, then sends SIGCONT)
 //   REWIND_FAULT="count"             count mutating calls
 //   REWIND_FAULT="powerloss:K"       before the K-th mutating call, lose what was not
 //                                    synced (LevelDB's model: files are cut back to their
@@ -57,8 +60,8 @@ namespace rwd::testing {
 inline constexpr int kCrashExit = 86;
 
 struct FaultPlan {
-  enum class Mode { kNone, kFail, kCrash, kCount, kPowerLoss } mode = Mode::kNone;
-  io::Op op = io::Op::kWrite;  // kFail: which kind of call
+  enum class Mode { kNone, kFail, kCrash, kCount, kPowerLoss, kStop } mode = Mode::kNone;
+  io::Op op = io::Op::kWrite;  // kFail, kStop: which kind of call
   bool any_mutating = false;   // kFail with op "mutating": any mutating call
   uint64_t n = 0;              // the n-th call (1-based)
   int err = 0;
