@@ -172,6 +172,9 @@ int run(const Globals& gl, const RunOptions& o) {
   if (::isatty(0)) po.stdin_path = "/dev/null";
   // Package-manager hooks within the command see that `run` took the pre point.
   po.env.push_back(fmt::format("REWIND_RUN_PRE={}", pre_id));
+  // A Ctrl-C or a supervisor's SIGTERM reaches the command, and rewind stays
+  // to roll back what the interrupted command left half done.
+  po.forward_signals = true;
   auto res = io::run_process(o.command, po);
   if (!res) {
     // Nothing ran: the pre point stays, nothing to roll back.
@@ -184,6 +187,7 @@ int run(const Globals& gl, const RunOptions& o) {
   rep.doc["timed_out"] = res->timed_out;
   rep.doc["exit_status"] = res->signal != 0 ? json(nullptr) : json(res->exit_code);
   if (res->signal != 0) rep.doc["signal"] = res->signal;
+  if (res->interrupted_by != 0) rep.doc["interrupted_by"] = res->interrupted_by;
   const int own = res->signal != 0 ? 128 + res->signal : res->exit_code;
 
   std::string trigger, reason;
@@ -194,7 +198,10 @@ int run(const Globals& gl, const RunOptions& o) {
     reason = fmt::format("the command ran past --timeout {}", o.timeout);
   } else if (own != 0) {
     trigger = "update-failure";
-    reason = fmt::format("the command {}", io::describe(*res));
+    reason = res->interrupted_by != 0
+                 ? fmt::format("rewind was sent SIG{} and passed it on; the command {}",
+                               sigabbrev_np(res->interrupted_by), io::describe(*res))
+                 : fmt::format("the command {}", io::describe(*res));
   } else {
     auto a = s.check_health(ho);
     if (!a)

@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
 #include <cstring>
 
@@ -24,6 +25,36 @@ int64_t now_ms() {
              std::chrono::steady_clock::now().time_since_epoch())
       .count();
 }
+
+// The last signal to pass on (forward_signals); 0 when none is pending.
+volatile sig_atomic_t g_forward = 0;
+
+void remember_signal(int sig) { g_forward = sig; }
+
+// Installs remember_signal for the forwarded signals; puts the previous
+// handlers back when it goes.
+class SignalForwarding {
+ public:
+  explicit SignalForwarding(bool on) : on_(on) {
+    if (!on_) return;
+    g_forward = 0;
+    struct sigaction sa {};
+    sa.sa_handler = remember_signal;
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < kSignals.size(); ++i) ::sigaction(kSignals[i], &sa, &old_[i]);
+  }
+  ~SignalForwarding() {
+    if (!on_) return;
+    for (size_t i = 0; i < kSignals.size(); ++i) ::sigaction(kSignals[i], &old_[i], nullptr);
+  }
+  SignalForwarding(const SignalForwarding&) = delete;
+  SignalForwarding& operator=(const SignalForwarding&) = delete;
+
+ private:
+  static constexpr std::array<int, 4> kSignals{SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+  bool on_;
+  std::array<struct sigaction, 4> old_{};
+};
 
 }  // namespace
 
@@ -55,6 +86,7 @@ Result<ProcessResult> run_process(const std::vector<std::string>& argv,
   std::vector<char*> envp;
   for (auto& e : env_store) envp.push_back(e.data());
   envp.push_back(nullptr);
+  SignalForwarding forwarding(opts.forward_signals);
   int pipefd[2];
   if (::pipe2(pipefd, O_CLOEXEC) != 0)
     return fail(Error(ErrorCode::kIo, fmt::format("pipe: {}", std::strerror(errno)), errno));
@@ -107,6 +139,11 @@ Result<ProcessResult> run_process(const std::vector<std::string>& argv,
   int status = 0;
   bool reaped = false;
   while (!reaped) {
+    if (const int sig = g_forward; opts.forward_signals && sig != 0) {
+      g_forward = 0;
+      res.interrupted_by = sig;
+      ::kill(-pid, sig);
+    }
     int64_t now = now_ms();
     if (!res.timed_out && now >= deadline) {
       res.timed_out = true;
@@ -138,8 +175,10 @@ Result<ProcessResult> run_process(const std::vector<std::string>& argv,
     pid_t w = ::waitpid(pid, &status, WNOHANG);
     if (w == pid) reaped = true;
   }
-  // Whatever the group left behind when its leader ended on a timeout.
-  if (res.timed_out) ::kill(-pid, SIGKILL);
+  // Whatever the group left behind when its leader ended on a timeout or
+  // after a forwarded signal: nothing of the command may race what comes
+  // next (the rollback of what it left half done).
+  if (res.timed_out || res.interrupted_by != 0) ::kill(-pid, SIGKILL);
   ::close(pipefd[0]);
   if (WIFEXITED(status)) {
     res.exit_code = WEXITSTATUS(status);

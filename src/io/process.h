@@ -17,6 +17,7 @@ struct ProcessResult {
   int exit_code = -1;      // the exit status, or -1 when killed by a signal
   int signal = 0;          // the signal that ended it, if any
   bool timed_out = false;  // ended by rewind because it ran out of time
+  int interrupted_by = 0;  // a signal rewind received and passed on (forward_signals)
   std::string output;      // stdout and stderr, the first 64 KiB
 };
 
@@ -33,6 +34,13 @@ struct ProcessOptions {
   // command's output passes through untouched) and `output` stays empty;
   // so is stdin, unless stdin_path is given.
   bool inherit_output = false;
+  // While the command runs, SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to
+  // rewind are passed on to the command's process group (which a terminal's
+  // Ctrl-C does not reach: it is not the foreground group), and rewind waits
+  // for it to end instead of dying and leaving it running unwatched; what
+  // is left of the group when its leader ends gets SIGKILL, as on a timeout.
+  // The previous handlers are back when run_process returns.
+  bool forward_signals = false;
 };
 
 // Runs argv (searched in PATH). Errors: kUsage for an empty argv, kNotFound

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <fcntl.h>
+#include <spawn.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -27,6 +28,22 @@ using rwd::testing::RunResult;
 using rwd::testing::TempDir;
 
 // Everything about a finished command, for failure messages.
+// Starts `argv` (argv[0] a path) with `env` ("NAME=value") added to the
+// environment, without waiting for it; returns its pid (-1 with a test
+// failure when it cannot start). For tests that signal or stop a process.
+inline pid_t spawn(const std::vector<std::string>& argv, const std::vector<std::string>& env = {}) {
+  std::vector<std::string> all(argv), envs(env);
+  std::vector<char*> args, envp;
+  for (auto& a : all) args.push_back(a.data());
+  args.push_back(nullptr);
+  for (char** e = environ; *e; ++e) envs.emplace_back(*e);
+  for (auto& e : envs) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  pid_t pid = -1;
+  EXPECT_EQ(posix_spawn(&pid, args[0], nullptr, nullptr, args.data(), envp.data()), 0) << argv[0];
+  return pid;
+}
+
 inline std::string describe(const RunResult& r) {
   return "exit code " + std::to_string(r.exit_code) + "\n--- stdout ---\n" + r.out +
          "\n--- stderr ---\n" + r.err;

@@ -10,7 +10,6 @@
 #pragma once
 
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 
 #include <chrono>
@@ -106,11 +105,8 @@ struct PruneCrash {
       fresh();
       std::vector<std::string> all{rwd::testing::rewind_binary()};
       for (auto& a : prune_args(shred)) all.push_back(a);
-      std::vector<char*> argv;
-      for (auto& a : all) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      pid_t pid;
-      ASSERT_EQ(posix_spawn(&pid, argv[0], nullptr, nullptr, argv.data(), environ), 0);
+      const pid_t pid = spawn(all);
+      ASSERT_GT(pid, 0);
       std::this_thread::sleep_for(
           std::chrono::microseconds(rng() % static_cast<uint64_t>(std::max<long>(full, 1))));
       ::kill(pid, SIGKILL);

@@ -153,26 +153,10 @@ TEST_F(Prune, ShredSettingIsReadAndChecked) {
   EXPECT_THAT(bad.err, HasSubstr("shred must be true or false"));
 }
 
-// Spawns `BINARY ARGS` with `env` added to the environment; returns its pid.
-pid_t spawn(const std::string& binary, const std::vector<std::string>& args,
-            const std::vector<std::string>& env = {}) {
-  std::vector<std::string> all{binary};
-  all.insert(all.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (auto& a : all) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  std::vector<std::string> envs(env);
-  for (char** e = environ; *e; ++e) envs.emplace_back(*e);
-  std::vector<char*> envp;
-  for (auto& e : envs) envp.push_back(e.data());
-  envp.push_back(nullptr);
-  pid_t pid = -1;
-  EXPECT_EQ(posix_spawn(&pid, argv[0], nullptr, nullptr, argv.data(), envp.data()), 0);
-  return pid;
-}
-
 pid_t spawn_rewind(const std::vector<std::string>& args) {
-  return spawn(rwd::testing::rewind_binary(), args);
+  std::vector<std::string> argv{rwd::testing::rewind_binary()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return spawn(argv);
 }
 
 TEST_F(Prune, ReadersWorkAndWritersAreRefusedWhilePruneRuns) {
@@ -192,7 +176,9 @@ TEST_F(Prune, ReadersWorkAndWritersAreRefusedWhilePruneRuns) {
   // finishes once it goes on. A stop at a random moment could fall inside
   // one of SQLite's own checkpoint steps, which no reader can pass.
   std::vector<std::string> args{"--repo", box.repo, "--root", box.root, "-q", "prune"};
-  pid_t pid = spawn(rwd::testing::rewind_faulty_binary(), args, {"REWIND_FAULT=stop:rename:1"});
+  std::vector<std::string> faulty{rwd::testing::rewind_faulty_binary()};
+  faulty.insert(faulty.end(), args.begin(), args.end());
+  pid_t pid = spawn(faulty, {"REWIND_FAULT=stop:rename:1"});
   int status = 0;
   ASSERT_EQ(::waitpid(pid, &status, WUNTRACED), pid);
   ASSERT_TRUE(WIFSTOPPED(status)) << "prune ended before its first rename: " << status;

@@ -3,12 +3,17 @@
 // itself when it exits non-zero, runs past --timeout or breaks a check.
 // Everything happens under a sandbox root: a configured tree /etc/app and a
 // real SQLite database /var/lib/app/app.db.
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
 
 #include <chrono>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "integration/integration_helpers.h"
@@ -118,6 +123,81 @@ TEST(Run, CommandPastTheTimeoutIsStoppedAndRolledBack) {
   EXPECT_EQ(rep["timed_out"], true);
   EXPECT_EQ(rep["rollback"]["result"], "completed");
   EXPECT_FALSE(std::filesystem::exists(marker));
+}
+
+// How many processes of process group `pgid` are alive (zombies not
+// counted: an orphan waits for PID 1 to reap it, which may take a while).
+int live_in_group(pid_t pgid) {
+  int n = 0;
+  for (const auto& e : std::filesystem::directory_iterator("/proc")) {
+    const std::string name = e.path().filename();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    const std::string stat = rwd::testing::read_file(e.path() / "stat");
+    // "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses.
+    const size_t close = stat.rfind(')');
+    if (close == std::string::npos) continue;
+    std::istringstream rest(stat.substr(close + 1));
+    char state = 0;
+    long ppid = 0, pgrp = 0;
+    rest >> state >> ppid >> pgrp;
+    if (pgrp == pgid && state != 'Z' && state != 'X') ++n;
+  }
+  return n;
+}
+
+TEST(Run, SignalSentToRewindReachesTheCommandAndItsChangeIsRolledBack) {
+  // Ctrl-C (SIGINT to rewind alone: the command has its own process group,
+  // which the terminal does not reach) or a supervisor's SIGTERM while the
+  // command runs: rewind passes it on, the command ends, and rewind stays
+  // to roll back what it left half done.
+  for (int sig : {SIGINT, SIGTERM}) {
+    SCOPED_TRACE(sigabbrev_np(sig));
+    RunFixture f;
+    const std::string pgid_file = f.box.dir.sub("pgid"), late = f.box.dir.sub("late");
+    const std::string err = f.box.dir.sub("stderr");
+    std::vector<std::string> argv{
+        "/bin/sh",
+        "-c",
+        "exec \"$@\" 2>" + err,
+        "sh",
+        rwd::testing::rewind_binary(),
+        "--repo",
+        f.box.repo,
+        "--root",
+        f.box.root,
+        "--json",
+        "run",
+        "--",
+        "sh",
+        "-c",
+        f.change_then("echo $$ > " + pgid_file + "; sleep 30; touch " + late)};
+    const pid_t pid = spawn(argv);
+    ASSERT_GT(pid, 0);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (rwd::testing::read_file(pgid_file).empty() &&
+           std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    const std::string pgid_text = rwd::testing::read_file(pgid_file);
+    ASSERT_FALSE(pgid_text.empty()) << "the command did not start";
+    ASSERT_EQ(::kill(pid, sig), 0);
+    int status = 0;
+    ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+    const std::string err_text = rwd::testing::read_file(err);
+    ASSERT_TRUE(WIFEXITED(status)) << "rewind itself was ended by the signal: " << err_text;
+    EXPECT_EQ(WEXITSTATUS(status), 4) << err_text;
+    f.expect_restored();
+    EXPECT_FALSE(std::filesystem::exists(late)) << "the command went on after the signal";
+    const pid_t pgid = static_cast<pid_t>(std::stol(pgid_text));
+    EXPECT_EQ(live_in_group(pgid), 0) << "processes of the command are still running";
+    RunResult as_run;
+    as_run.err = err_text;
+    json rep = RunFixture::report(as_run);
+    EXPECT_EQ(rep["interrupted_by"], sig) << rep.dump(1);
+    EXPECT_EQ(rep["trigger"], "update-failure");
+    EXPECT_EQ(rep["rollback"]["result"], "completed");
+    EXPECT_THAT(rep["reason"].get<std::string>(),
+                ::testing::HasSubstr(std::string("SIG") + sigabbrev_np(sig)));
+  }
 }
 
 TEST(Run, TimeoutWithoutRollbackExits124) {
