@@ -10,7 +10,7 @@ PACKAGES="build-essential cmake g++ clang-format libexpected-dev libzstd-dev lib
 libssl-dev libsqlite3-dev libpq-dev libcli11-dev nlohmann-json3-dev libtomlplusplus-dev
 libspdlog-dev libfmt-dev libsystemd-dev libgtest-dev libgmock-dev librapidcheck-dev libbenchmark-dev
 rsync attr acl libcap2-bin e2fsprogs xfsprogs btrfs-progs binutils python3 util-linux
-runit debootstrap systemd postgresql-15 postgresql-client-15 sqlite3"
+runit debootstrap systemd systemd-journal-remote postgresql-15 postgresql-client-15 sqlite3"
 
 missing=""
 for p in $PACKAGES; do

@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 // rewind health: real checks under a sandbox root (a command, a runit
 // service supervised by a real runsvdir, a SQLite file that gets corrupted,
-// a kernel log file), the levels and the exit codes 0 / 6 / 7.
+// a kernel log file, a journal read by the real journalctl), the levels and
+// the exit codes 0 / 6 / 7.
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -176,6 +179,61 @@ TEST(Health, KernelLogLineFiresOnceAndTheNextOneAgain) {
   j = health_json(box, &r);
   EXPECT_EQ(r.exit_code, 6) << describe(r);
   EXPECT_EQ(check(j, "kmsg")["ok"], false);
+}
+
+// Appends one kernel message to a journal file under `dir`, written by the
+// real systemd-journal-remote from journal export format (the way journald
+// would store it: _TRANSPORT=kernel), `secs` seconds after `base`.
+void journal_kernel_line(const std::string& dir, const std::string& message, int64_t base,
+                         int secs) {
+  static const std::string kRemote = "/lib/systemd/systemd-journal-remote";
+  ASSERT_TRUE(std::filesystem::exists(kRemote))
+      << kRemote << " is missing (scripts/setup.sh installs systemd-journal-remote)";
+  std::filesystem::create_directories(dir);
+  const std::string entry = dir + "/entry.export";
+  rwd::testing::write_file(entry,
+                           "__REALTIME_TIMESTAMP=" + std::to_string((base + secs) * 1000000) +
+                               "\n__MONOTONIC_TIMESTAMP=" + std::to_string((secs + 1) * 1000000) +
+                               "\n_BOOT_ID=0123456789abcdef0123456789abcdef\n"
+                               "_TRANSPORT=kernel\nPRIORITY=3\nMESSAGE=" +
+                               message + "\n\n");
+  RunResult r = rwd::testing::run({kRemote, "--output=" + dir + "/remote.journal", entry}, {}, 60);
+  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  std::filesystem::remove(entry);
+}
+
+TEST(Health, KernelJournalLinesFireOnceThroughTheRealJournalctl) {
+  // source = "journal": the real journalctl reads the kernel messages of
+  // the journal under <root>/var/log/journal and keeps its cursor in the
+  // repository, so a line fires once and a newer one fires again.
+  Sandbox box("rewind-health");
+  ASSERT_EQ(box.init().exit_code, 0);
+  const std::string journal = box.at("/var/log/journal");
+  const int64_t base = std::chrono::duration_cast<std::chrono::seconds>(
+                           std::chrono::system_clock::now().time_since_epoch())
+                           .count() -
+                       600;
+  journal_kernel_line(journal, "eth0: link up", base, 0);
+  write_config(box,
+               "[[check]]\nname = \"kernel\"\nkind = \"kernel_log\"\nsource = \"journal\"\n"
+               "critical = true\n");
+  RunResult r;
+  json j = health_json(box, &r);
+  EXPECT_EQ(r.exit_code, 0) << describe(r);
+  journal_kernel_line(journal, "EXT4-fs error (device sda1): ext4_find_entry:1455: comm ls", base,
+                      1);
+  j = health_json(box, &r);
+  EXPECT_EQ(r.exit_code, 7) << describe(r);
+  EXPECT_THAT(check(j, "kernel")["message"].get<std::string>(),
+              ::testing::HasSubstr("EXT4-fs error"))
+      << j.dump(1);
+  j = health_json(box, &r);
+  EXPECT_EQ(r.exit_code, 0) << "the same line fired again: " << describe(r);
+  journal_kernel_line(journal, "Out of memory: Killed process 4242 (app)", base, 2);
+  j = health_json(box, &r);
+  EXPECT_EQ(r.exit_code, 7) << describe(r);
+  EXPECT_THAT(check(j, "kernel")["message"].get<std::string>(),
+              ::testing::HasSubstr("Out of memory"));
 }
 
 TEST(Health, VerifyAndFreeSpaceChecks) {

@@ -6,6 +6,8 @@
 // archiving on (archive_command `true`: nothing is kept) so that captures
 // record a restore point. Each test works in a database of its own. The
 // host's clusters are never touched.
+#include <gmock/gmock.h>
+
 #include <cstdlib>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -278,6 +280,35 @@ TEST(Postgres, FailureBeforeTheSwapLeavesTheOriginalInPlace) {
   EXPECT_EQ(schema_of(s.db), schema0);
   EXPECT_EQ(contents_of(s.db), rows0);
   EXPECT_EQ(staging_databases(), "");
+}
+
+TEST(Postgres, HealthCheckReachesTheRealServerAndIsCriticalWhenNoneAnswers) {
+  // The postgres health check runs the real pg_isready: good against the
+  // test cluster; against a port where no server listens the check fails
+  // with pg_isready's own words, and as a critical check it makes the
+  // level critical (exit 7).
+  Sandbox box("rewind-pg-health");
+  ASSERT_EQ(box.init().exit_code, 0);
+  auto health = [&](int port) {
+    rwd::testing::write_file(box.at("/etc/rewind/rewind.toml"),
+                             "[[check]]\nname = \"db\"\nkind = \"postgres\"\ncritical = true\n"
+                             "host = \"127.0.0.1\"\ntimeout = \"5s\"\nport = " +
+                                 std::to_string(port) + "\n");
+    RunResult r = box.rw({"--json", "health"});
+    json j = json::parse(r.out, nullptr, false);
+    EXPECT_FALSE(j.is_discarded()) << describe(r);
+    return std::make_pair(r.exit_code, j.is_discarded() ? json() : j["checks"][0]);
+  };
+  auto [up_exit, up] = health(Cluster::port);
+  EXPECT_EQ(up_exit, 0) << up.dump(1);
+  EXPECT_EQ(up["ok"], true) << up.dump(1);
+  EXPECT_THAT(up["message"].get<std::string>(), ::testing::HasSubstr("accepting connections"));
+  const int nobody = free_port();
+  ASSERT_GT(nobody, 0);
+  auto [down_exit, down] = health(nobody);
+  EXPECT_EQ(down_exit, 7) << down.dump(1);
+  EXPECT_EQ(down["ok"], false) << down.dump(1);
+  EXPECT_THAT(down["message"].get<std::string>(), ::testing::HasSubstr("no response"));
 }
 
 TEST(Postgres, SettingsAreCheckedWhenTheConfigurationLoads) {
