@@ -54,8 +54,9 @@ TEST_P(DaemonDpkgLock, RealDpkgIsRefusedItsLockWhileTheDaemonRollsBack) {
   EXPECT_EQ(rb["trigger"], "health-critical") << rb.dump();
   EXPECT_EQ(rb["point"], 1) << rb.dump();
   EXPECT_EQ(rb["result"], "completed") << rb.dump() << d.log();
-  if (GetParam() == "files")
+  if (GetParam() == "files") {
     EXPECT_EQ(rwd::testing::read_file(f.dpkg + "/status"), DpkgLockFixture::kStatus);
+  }
 
   f.expect_dpkg_was_refused(d.log());
   RunResult after = f.dpkg_now();

@@ -4,6 +4,7 @@
 // the job and what it forgot in its log and the audit log, and never
 // forgets what it still needs: pinned points and the pre point of a
 // `run --confirm-within` change that is not confirmed yet.
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "integration/daemon_fixture.h"
@@ -93,11 +94,10 @@ TEST_F(DaemonRetentionTest, PinnedPointsAndThePreOfAnUnconfirmedChangeSurvive) {
       << describe(box.rw({"list"})) << d.log();
   json dry = json::parse(rw({"--json", "forget", "--dry-run", "--policy"}).out, nullptr, false);
   ASSERT_TRUE(dry.is_object()) << dry;
-  for (const auto& p : dry["points"]) {
-    if (p["id"] == 1) EXPECT_EQ(p["reasons"], json({"pinned"})) << p;
-    if (p["id"] == 2)
-      EXPECT_EQ(p["reasons"], json({"pre of unconfirmed change (confirmation 1)"})) << p;
-  }
+  std::map<int64_t, json> reasons;
+  for (const auto& p : dry["points"]) reasons[p["id"].get<int64_t>()] = p["reasons"];
+  EXPECT_EQ(reasons[1], json({"pinned"})) << dry.dump(2);
+  EXPECT_EQ(reasons[2], json({"pre of unconfirmed change (confirmation 1)"})) << dry.dump(2);
   // Confirmed, the pre point answers to the policy again.
   ASSERT_EQ(rw({"-q", "confirm"}).exit_code, 0);
   EXPECT_TRUE(eventually(
