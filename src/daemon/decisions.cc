@@ -9,14 +9,10 @@
 
 namespace rwd::daemon {
 
-std::string decision_operation(bool boot, std::string_view what) {
-  return fmt::format("{} {}", boot ? "boot-check" : "daemon", what);
-}
-
 void audit_decision(RollbackSystem& sys, bool boot, std::string_view what,
                     std::vector<std::string> arguments, int result, const std::string& message) {
   AuditEntry e;
-  e.operation = decision_operation(boot, what);
+  e.operation = fmt::format("{} {}", boot ? "boot-check" : "daemon", what);
   e.arguments = std::move(arguments);
   e.result = result;
   e.message = message;

@@ -23,12 +23,9 @@ inline constexpr std::string_view kDecisionAttention = "attention";
 inline constexpr std::string_view kDecisionRetention = "retention";
 inline constexpr std::string_view kDecisionTimeline = "timeline";
 
-// "daemon <what>", or "boot-check <what>" for boot-check's round.
-std::string decision_operation(bool boot, std::string_view what);
-
-// Appends one entry (uid: the daemon's own). The decision was taken
-// whatever happens to its record: a failed append is logged as a warning
-// and the caller goes on.
+// Appends one entry, operation "daemon <what>" ("boot-check <what>" when
+// `boot`), uid the daemon's own. The decision was taken whatever happens to
+// its record: a failed append is logged as a warning and the caller goes on.
 void audit_decision(RollbackSystem& sys, bool boot, std::string_view what,
                     std::vector<std::string> arguments, int result, const std::string& message);
 
