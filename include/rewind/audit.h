@@ -13,7 +13,7 @@ namespace rwd {
 // What a caller records of one mutating operation; the log adds the time,
 // the user, the host and the chain's MAC.
 struct AuditEntry {
-  std::string operation;               // "create", "rollback", "daemon.rollback"...
+  std::string operation;               // "create", "rollback", "daemon rollback"...
   std::vector<std::string> arguments;  // the command line after the program name
   int result = 0;                      // exit code: 0 success
   std::string message;                 // the error when result != 0

@@ -8,6 +8,8 @@
 #include <chrono>
 #include <set>
 
+#include "cli/exit_codes.h"
+#include "daemon/decisions.h"
 #include "daemon/guard.h"
 #include "daemon/log.h"
 #include "daemon/watch.h"
@@ -135,16 +137,6 @@ RoundReport Monitor::round(const MonitorEnv& env, const LoadedConfig& cfg, State
     rep.decisions.push_back(d);
     log_info(d);
   };
-  // A refusal is reported once (log line with its message id), not at
-  // every round.
-  auto refuse = [&](const std::string& msg) {
-    rep.decisions.push_back(msg);
-    if (store.snapshot().last_refusal != msg) {
-      log_event(kMsgGuardLimit, msg);
-      store.update([&](DaemonState& s) { s.last_refusal = msg; });
-    }
-  };
-
   auto sys = RollbackSystem::open(system_options(env));
   if (!sys) {
     rep.health_level = "unknown";
@@ -152,6 +144,26 @@ RoundReport Monitor::round(const MonitorEnv& env, const LoadedConfig& cfg, State
     return rep;
   }
   const AutoRollbackConfig& ar = cfg.auto_rollback;
+  // A refusal is reported once (log line with its message id, audit
+  // entry), not at every round.
+  auto refuse = [&](const std::string& trigger, const std::string& why, const std::string& msg) {
+    rep.decisions.push_back(msg);
+    if (store.snapshot().last_refusal != msg) {
+      log_event(kMsgGuardLimit, msg);
+      store.update([&](DaemonState& s) { s.last_refusal = msg; });
+      audit_decision(**sys, boot, kDecisionRefuse, {"trigger=" + trigger, "reason=" + why}, 0, msg);
+    }
+  };
+  // The decision to roll back, recorded before the rollback runs, so that
+  // the log shows it even when the daemon dies during it.
+  auto starting = [&](const std::string& trigger, const std::string& points, const std::string& why,
+                      const std::string& msg) {
+    decide(msg);
+    audit_decision(**sys, boot, kDecisionRollback,
+                   {"started", "trigger=" + trigger, "point=" + points,
+                    std::string("scope=") + (ar.partial ? "partial" : "full"), "reason=" + why},
+                   0, msg);
+  };
   // The automatic rollbacks of the catalog within the guard's window, and
   // every point an automatic rollback ever went to.
   auto recent_count = [&]() -> Result<int> {
@@ -171,11 +183,13 @@ RoundReport Monitor::round(const MonitorEnv& env, const LoadedConfig& cfg, State
       s.last_refusal.clear();
     });
     rep.rolled_back = true;
-    log_event(message_id,
-              fmt::format("automatic rollback to recovery point {} ({}): trigger {} ({}); "
-                          "operation {}, safety point {}; `rewind undo` returns to the state "
-                          "before",
-                          d.point, d.result, d.trigger, d.reason, d.operation, d.safety));
+    std::string line = fmt::format(
+        "automatic rollback to recovery point {} ({}): trigger {} ({}); operation {}, safety "
+        "point {}; `rewind undo` returns to the state before",
+        d.point, d.result, d.trigger, d.reason, d.operation, d.safety);
+    log_event(message_id, line);
+    audit_decision(**sys, boot, kDecisionRollback, rollback_arguments(r), rollback_result_code(r),
+                   r.succeeded() ? line : line + ": " + r.message);
     leave_notice(env, cfg, d);
     // The checks once more: still failing means a person must look.
     Facts after = gather(**sys, env, cfg);
@@ -197,26 +211,37 @@ RoundReport Monitor::round(const MonitorEnv& env, const LoadedConfig& cfg, State
       log_event(kMsgAttention, "attention: " + why +
                                    "; nothing further is done automatically until `rewind daemon "
                                    "resume`");
+      audit_decision(**sys, boot, kDecisionAttention,
+                     {"trigger=" + d.trigger, fmt::format("point={}", d.point), "reason=" + why}, 0,
+                     "attention: " + why);
     }
   };
 
   // 1. --confirm-within deadlines that passed (within the guards).
   if (auto pending = (*sys)->list_confirmations()) {
     int64_t now = now_ns();
-    bool expired = std::any_of(pending->begin(), pending->end(), [&](const Confirmation& c) {
-      return c.state == "pending" && c.deadline_ns <= now;
-    });
-    if (expired) {
+    std::vector<int64_t> expired;
+    for (const Confirmation& c : *pending)
+      if (c.state == "pending" && c.deadline_ns <= now) expired.push_back(c.pre_id);
+    if (!expired.empty()) {
       Verdict v = guarded();
       if (!v.act) {
-        refuse("a --confirm-within deadline passed, not rolling back: " + v.reason);
+        refuse("unconfirmed", v.reason,
+               "a --confirm-within deadline passed, not rolling back: " + v.reason);
       } else {
-        decide(boot ? "a --confirm-within deadline passed while the system was down: rolling back"
-                    : "a --confirm-within deadline passed: rolling back");
+        std::string why = boot ? "a --confirm-within deadline passed while the system was down"
+                               : "a --confirm-within deadline passed";
+        starting("unconfirmed", fmt::format("{}", fmt::join(expired, ",")), why,
+                 why + ": rolling back");
         auto done = enforce_confirmations(**sys, now);
-        if (!done)
+        if (!done) {
           decide("enforcing confirmations failed: " + done.error().message());
-        else
+          audit_decision(
+              **sys, boot, kDecisionRollback,
+              {"finished", "trigger=unconfirmed", fmt::format("point={}", fmt::join(expired, ",")),
+               "result=not-started", "reason=" + done.error().message()},
+              cli::exit_code_for(done.error().code()), done.error().message());
+        } else
           for (const auto& r : *done) after_rollback(r, kMsgConfirmRollback);
         if (rep.rolled_back) return rep;
       }
@@ -247,7 +272,8 @@ RoundReport Monitor::round(const MonitorEnv& env, const LoadedConfig& cfg, State
   const Trigger t = *armed;
   Verdict v = guarded();
   if (!v.act) {
-    refuse(fmt::format("{} fired ({}), not rolling back: {}", t.name, t.reason, v.reason));
+    refuse(t.name, v.reason,
+           fmt::format("{} fired ({}), not rolling back: {}", t.name, t.reason, v.reason));
     return rep;
   }
   auto points = (*sys)->list_recovery_points();
@@ -265,18 +291,28 @@ RoundReport Monitor::round(const MonitorEnv& env, const LoadedConfig& cfg, State
   for (const auto& r : *recs) targeted.insert(r.point);
   TargetChoice target = choose_target(*points, *ops, targeted, {});
   if (target.candidates.empty()) {
-    refuse(fmt::format("{} fired ({}), not rolling back: {}", t.name, t.reason, target.why));
+    refuse(t.name, target.why,
+           fmt::format("{} fired ({}), not rolling back: {}", t.name, t.reason, target.why));
     return rep;
   }
   for (int64_t point : target.candidates) {
-    decide(fmt::format("{} fired ({}): rolling back to recovery point {}, {}{}", t.name, t.reason,
-                       point, target.why, boot ? " (boot check)" : ""));
+    starting(t.name, std::to_string(point), t.reason,
+             fmt::format("{} fired ({}): rolling back to recovery point {}, {}{}", t.name, t.reason,
+                         point, target.why, boot ? " (boot check)" : ""));
     AutoRollbackRequest req;
     req.point = std::to_string(point);
     req.trigger = t.name;
     req.reason = t.reason;
     auto r = (*sys)->auto_rollback(req);
+    // What `starting` recorded did not happen: the record says so.
+    auto not_started = [&](int code, const std::string& why) {
+      audit_decision(**sys, boot, kDecisionRollback,
+                     {"finished", "trigger=" + t.name, fmt::format("point={}", point),
+                      "result=not-started", "reason=" + why},
+                     code, why);
+    };
     if (!r) {
+      not_started(cli::exit_code_for(r.error().code()), r.error().message());
       if (r.error().code() == ErrorCode::kBusy)
         decide("a person's operation holds the repository lock; the daemon does not act: " +
                r.error().message());
@@ -288,6 +324,7 @@ RoundReport Monitor::round(const MonitorEnv& env, const LoadedConfig& cfg, State
     // Failed before any operation ran (a damaged point fails its check
     // before anything changes): the next candidate.
     if (r->result == "failed" && r->operations.empty()) {
+      not_started(rollback_result_code(*r), r->message);
       decide(
           fmt::format("rollback to recovery point {} did not start ({}); trying the next "
                       "candidate",
@@ -303,6 +340,7 @@ RoundReport Monitor::round(const MonitorEnv& env, const LoadedConfig& cfg, State
     return rep;
   }
   refuse(
+      t.name, "no candidate point could be rolled back to",
       fmt::format("{} fired ({}), no candidate point could be rolled back to", t.name, t.reason));
   return rep;
 }

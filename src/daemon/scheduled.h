@@ -27,9 +27,13 @@ struct JobResult {
 // Runs one job ("verify", "verify-read-data", "retention", "timeline").
 JobResult run_job(const std::string& job, const SystemOptions& options);
 
-// The retention hook: this build has no retention entry point yet
-// (`rewind forget` does not exist on main), so the job reports that and
-// changes nothing. When it lands, this is the one place to call it.
+// Applies the configured retention policy ([retention]; DESIGN.md's
+// decision "Retention.") and forgets what it removes; `prune` reclaims the
+// data later. The summary names the points forgotten and why (min_free
+// included). Points an unfinished operation uses and the pre point of an
+// unconfirmed `--confirm-within` change are kept whatever the rules say.
+// Forgetting anything (or failing to) is recorded in the audit log as
+// "daemon retention"; a busy repository is an error to try again later.
 JobResult run_retention(RollbackSystem& sys);
 
 }  // namespace rwd::daemon

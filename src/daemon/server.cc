@@ -162,6 +162,21 @@ json Server::dispatch(const std::string& action, const json& req, const io::Peer
 
   auto sys = RollbackSystem::open(so);
   if (!sys) return error(sys.error());
+  // A create or rollback done for a caller is recorded as the CLI records
+  // its own (same operation name), with the caller's uid and "via=rewindd"
+  // first among the arguments.
+  auto audited = [&](const std::vector<std::string>& args, int code, const std::string& message) {
+    AuditEntry e;
+    e.operation = action;
+    e.arguments = {"via=rewindd"};
+    e.arguments.insert(e.arguments.end(), args.begin(), args.end());
+    e.result = code;
+    e.message = message;
+    e.uid = peer.uid;
+    if (Status st = (*sys)->audit(e); !st)
+      log_warn(fmt::format("the audit log was not appended ({} for uid {}): {}", action, peer.uid,
+                           st.error().message()));
+  };
   if (action == "list") {
     auto pts = (*sys)->list_recovery_points();
     if (!pts) return error(pts.error());
@@ -179,7 +194,11 @@ json Server::dispatch(const std::string& action, const json& req, const io::Peer
     co.tags.push_back(fmt::format("requested-by-uid-{}", peer.uid));
     NullObserver obs;
     auto r = (*sys)->create_recovery_point(co, obs);
-    if (!r) return error(r.error());
+    if (!r) {
+      audited({"name=" + co.name}, cli::exit_code_for(r.error().code()), r.error().message());
+      return error(r.error());
+    }
+    audited({"name=" + co.name, fmt::format("id={}", r->id)}, cli::kExitOk, "");
     log_info(
         fmt::format("recovery point {} created for uid {} (pid {})", r->id, peer.uid, peer.pid));
     return ok_response(json{{"id", r->id},
@@ -204,7 +223,21 @@ json Server::dispatch(const std::string& action, const json& req, const io::Peer
     log_info(
         fmt::format("rollback to {} requested by uid {} (pid {})", rr.point, peer.uid, peer.pid));
     auto r = (*sys)->execute_rollback(rr);
-    if (!r) return error(r.error());
+    std::vector<std::string> args{"point=" + rr.point,
+                                  "scope=" + req.value("scope", std::string("full"))};
+    if (!r) {
+      if (!rr.dry_run) audited(args, cli::exit_code_for(r.error().code()), r.error().message());
+      return error(r.error());
+    }
+    if (!rr.dry_run) {
+      // The client's exit codes (cmd_daemon.cc) for the report's state.
+      int code = cli::kExitOk;
+      if (r->state == "partial") code = cli::kExitPartial;
+      if (r->state == "reverted" || r->state == "failed") code = cli::kExitNeedsRecover;
+      if (r->state == "cancelled") code = cli::kExitInterrupted;
+      args.push_back(fmt::format("operation={}", r->operation));
+      audited(args, code, r->error ? r->error->message() : "");
+    }
     log_info(fmt::format("rollback for uid {}: operation {} {}", peer.uid, r->operation, r->state));
     return ok_response(cli::rollback_json(*r));
   }

@@ -172,6 +172,13 @@ Result<RetentionReport> RecoveryPointManager::apply_retention(const RetentionPol
   for (const auto& op : unfinished)
     for (int64_t n : {op.point, op.safety})
       if (n != 0) in_use.emplace(n, op.id);
+  // The pre point of an unconfirmed `run --confirm-within` change is where
+  // rewindd (or boot-check) rolls back to when its deadline passes.
+  std::map<int64_t, std::string> held;
+  REWIND_ASSIGN_OR_RETURN(auto confirmations, repo->catalog().list_confirmations());
+  for (const auto& c : confirmations)
+    if (c.state == "pending")
+      held.emplace(c.pre_id, fmt::format("pre of unconfirmed change (confirmation {})", c.id));
   std::vector<RetentionDecision> in;
   for (const auto& p : points) {
     RetentionDecision d;
@@ -189,7 +196,7 @@ Result<RetentionReport> RecoveryPointManager::apply_retention(const RetentionPol
     REWIND_ASSIGN_OR_RETURN(io::FsSpace sp, fs_.statfs(repo->dirfd()));
     space = FileSystemSpace{sp.free_bytes, sp.total_bytes};
   }
-  RetentionReport rep = decide_retention(std::move(in), policy, in_use, space);
+  RetentionReport rep = decide_retention(std::move(in), policy, in_use, space, held);
   rep.dry_run = dry_run;
   if (dry_run) return rep;
   // Oldest first, each on its own (tombstone, then catalog): an error stops

@@ -91,7 +91,8 @@ std::string format_duration(int64_t ns) {
 RetentionReport decide_retention(std::vector<RetentionDecision> points,
                                  const RetentionPolicy& policy,
                                  const std::map<int64_t, int64_t>& in_use,
-                                 std::optional<FileSystemSpace> space) {
+                                 std::optional<FileSystemSpace> space,
+                                 const std::map<int64_t, std::string>& held) {
   RetentionReport rep;
   // Newest first, as restic walks them; equal times by number.
   std::sort(points.begin(), points.end(), [](const auto& a, const auto& b) {
@@ -196,6 +197,10 @@ RetentionReport decide_retention(std::vector<RetentionDecision> points,
     }
     if (auto it = in_use.find(p.id); it != in_use.end()) {
       keep(p, fmt::format("in use by operation {}", it->second));
+      protected_points.insert(i);
+    }
+    if (auto it = held.find(p.id); it != held.end()) {
+      keep(p, it->second);
       protected_points.insert(i);
     }
   }

@@ -14,8 +14,10 @@
 //     keeps: `pre`/`post` (a pair counted once), `timeline`, `auto`,
 //     `safety`. `single` (and any other kind a person chose) answers to
 //     step 1 alone. Pinned units do not count against the cap.
-//  3. Always kept: pinned points, points an unfinished operation uses, the
-//     newest point that verifies, and the `pre` of a kept `post`.
+//  3. Always kept: pinned points, points an unfinished operation uses,
+//     points held for another reason (the `pre` of an unconfirmed
+//     `--confirm-within` change), the newest point that verifies, and the
+//     `pre` of a kept `post`.
 //  4. min_free last: when the file system's free space is below the floor,
 //     the oldest units (a pre/post pair together) go first until the free
 //     space plus the unique bytes of everything removed reaches the floor;
@@ -25,6 +27,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "rewind/retention.h"
@@ -39,11 +42,14 @@ struct FileSystemSpace {
 // `points`: id, time_ns, kind, pinned, pre_id, unique and damaged filled in,
 // any order. `in_use`: point -> the unfinished operation that needs it.
 // `space`: the repository's file system (only min_free reads it).
+// `held`: point -> why it must stay whatever the rules say (kept like a
+// point in use, min_free included).
 // Returns every point, oldest first, with keep and reasons set.
 RetentionReport decide_retention(std::vector<RetentionDecision> points,
                                  const RetentionPolicy& policy,
                                  const std::map<int64_t, int64_t>& in_use,
-                                 std::optional<FileSystemSpace> space);
+                                 std::optional<FileSystemSpace> space,
+                                 const std::map<int64_t, std::string>& held = {});
 
 // "24h", "7d", "1h 30min", "0" for a keep_within as systemd.time would
 // print it (the largest units that divide it).

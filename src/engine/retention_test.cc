@@ -213,6 +213,20 @@ TEST(Retention, PointsOfAnUnfinishedOperationAreKept) {
   EXPECT_THAT(of(r, 8).reasons, ::testing::ElementsAre("in use by operation 3"));
 }
 
+// A point held for a reason (the pre point of an unconfirmed change) stays
+// whatever the rules say, min_free included, and says why.
+TEST(Retention, HeldPointsAreKeptEvenBelowMinFree) {
+  auto pts = catalog();
+  for (auto& p : pts) p.unique = 50;
+  RetentionPolicy p = nothing();
+  p.min_free = FreeSpaceFloor{100000, 0};
+  RetentionReport r = decide_retention(pts, p, {}, FileSystemSpace{100, 10000},
+                                       {{8, "pre of unconfirmed change (confirmation 1)"}});
+  EXPECT_EQ(kept(r), (Ids{4, 8, 22}));
+  EXPECT_THAT(of(r, 8).reasons,
+              ::testing::ElementsAre("pre of unconfirmed change (confirmation 1)"));
+}
+
 // min_free: below the floor, the oldest units go (the pair 12/13 together)
 // until the free space plus the unique bytes of everything removed reaches
 // it; pinned 4 and the newest stay. Above it, min_free changes nothing.

@@ -110,6 +110,29 @@ TEST_F(DaemonAutoTest, FailedServiceIsRolledBackOnceThenReported) {
   EXPECT_NE(rwd::testing::read_file(box.at("/metrics/rewind.prom"))
                 .find("rewind_auto_rollbacks_total{trigger=\"service-failure\"} 1\n"),
             std::string::npos);
+
+  // Every decision is in the audit log (issue 6), as the daemon's own
+  // (uid 0): the rollback when it started and when it finished, with its
+  // trigger, target and result, then the refusal; and the log verifies.
+  json rollbacks = audit_entries(box, "daemon rollback");
+  ASSERT_EQ(rollbacks.size(), 2u) << rollbacks.dump(2);
+  EXPECT_EQ(rollbacks[0]["arguments"][0], "started") << rollbacks[0];
+  EXPECT_TRUE(has_argument(rollbacks[0], "trigger=service-failure")) << rollbacks[0];
+  EXPECT_TRUE(has_argument(rollbacks[0], "point=1")) << rollbacks[0];
+  EXPECT_EQ(rollbacks[1]["arguments"][0], "finished") << rollbacks[1];
+  EXPECT_TRUE(has_argument(rollbacks[1], "trigger=service-failure")) << rollbacks[1];
+  EXPECT_TRUE(has_argument(rollbacks[1], "point=1")) << rollbacks[1];
+  EXPECT_TRUE(has_argument(rollbacks[1], "scope=full")) << rollbacks[1];
+  EXPECT_TRUE(has_argument(rollbacks[1], "result=completed")) << rollbacks[1];
+  EXPECT_EQ(rollbacks[1]["result"], 0);
+  EXPECT_EQ(rollbacks[1]["uid"], 0);
+  json refusals = audit_entries(box, "daemon refuse");
+  ASSERT_GE(refusals.size(), 1u) << refusals.dump(2);
+  EXPECT_TRUE(has_argument(refusals[0], "trigger=service-failure")) << refusals[0];
+  EXPECT_NE(refusals[0]["message"].get<std::string>().find("max_rollbacks"), std::string::npos)
+      << refusals[0];
+  RunResult v = box.rw({"audit", "--verify"});
+  EXPECT_EQ(v.exit_code, 0) << describe(v);
 }
 
 TEST_F(DaemonAutoTest, PauseStopsAutomaticActionUntilResume) {
@@ -124,6 +147,10 @@ TEST_F(DaemonAutoTest, PauseStopsAutomaticActionUntilResume) {
   EXPECT_FALSE(tree.running("app"));
   EXPECT_EQ(points_of_kind("safety"), 0u);
   EXPECT_NE(d.status().value("last_refusal", "").find("paused"), std::string::npos);
+  // The refusal is recorded once, not at every round.
+  json refusals = audit_entries(box, "daemon refuse");
+  ASSERT_EQ(refusals.size(), 1u) << refusals.dump(2);
+  EXPECT_NE(refusals[0]["message"].get<std::string>().find("paused"), std::string::npos);
 
   ASSERT_EQ(d.client({"resume"}).exit_code, 0);
   ASSERT_TRUE(eventually([&] { return d.status()["rollbacks"].size() == 1; }, 30)) << d.log();
@@ -147,6 +174,11 @@ TEST_F(DaemonAutoTest, StillFailingAfterRollbackMeansAttention) {
   EXPECT_NE(d.log().find("[MESSAGE_ID=c71e0b6d4a2f4e59b8d3a1f6e2c9b713] attention"),
             std::string::npos)
       << d.log();
+  json attention = audit_entries(box, "daemon attention");
+  ASSERT_EQ(attention.size(), 1u) << attention.dump(2);
+  EXPECT_TRUE(has_argument(attention[0], "point=1")) << attention[0];
+  EXPECT_NE(attention[0]["message"].get<std::string>().find("still failing"), std::string::npos)
+      << attention[0];
   // Persisted: a restart stays in attention.
   EXPECT_EQ(d.stop(), 0);
   d.start();

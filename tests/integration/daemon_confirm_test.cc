@@ -88,6 +88,12 @@ TEST_F(DaemonConfirmTest, BootCheckEnforcesADeadlinePassedWhileDown) {
   EXPECT_EQ(j["rolled_back"], true) << describe(b);
   EXPECT_EQ(conf(), "version = 1\n");
   EXPECT_EQ(confirmations()[0]["state"], "rolled-back");
+  // The audit log names boot-check as the one that decided.
+  json entries = audit_entries(box, "boot-check rollback");
+  ASSERT_EQ(entries.size(), 2u) << entries.dump(2);
+  EXPECT_TRUE(has_argument(entries[0], "trigger=unconfirmed")) << entries[0];
+  EXPECT_TRUE(has_argument(entries[1], "result=completed")) << entries[1];
+  EXPECT_TRUE(audit_entries(box, "daemon rollback").empty());
   // The daemon's state knows: a restarted daemon sees the rollback.
   d.start();
   EXPECT_EQ(d.status()["rollbacks"].size(), 1u);

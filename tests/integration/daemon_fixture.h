@@ -38,6 +38,26 @@ inline bool eventually(const std::function<bool()>& pred, double seconds = 10) {
   return pred();
 }
 
+// The entries of `rewind audit --json` whose operation is `operation`
+// ("daemon rollback", ...), oldest first.
+inline nlohmann::json audit_entries(const Sandbox& box, const std::string& operation) {
+  nlohmann::json out = nlohmann::json::array();
+  RunResult r = box.rw({"--json", "audit"});
+  EXPECT_EQ(r.exit_code, 0) << describe(r);
+  nlohmann::json all = nlohmann::json::parse(r.out, nullptr, false);
+  if (all.is_array())
+    for (const auto& e : all)
+      if (e["operation"] == operation) out.push_back(e);
+  return out;
+}
+
+// Whether an audit entry's arguments hold `argument`.
+inline bool has_argument(const nlohmann::json& entry, const std::string& argument) {
+  for (const auto& a : entry["arguments"])
+    if (a == argument) return true;
+  return false;
+}
+
 class TestDaemon {
  public:
   // `config` is the text of the configuration file (written beside the

@@ -203,6 +203,12 @@ TEST_F(DaemonTest, SighupReloadsTheConfiguration) {
   ASSERT_EQ(pts.size(), 1u);
   EXPECT_EQ(pts[0]["name"], "by-group");
   EXPECT_EQ(pts[0]["tags"], json({"requested-by-uid-64100"}));
+  // The audit log records it as the caller's, done through the daemon.
+  json creates = audit_entries(box, "create");
+  ASSERT_FALSE(creates.empty());
+  EXPECT_EQ(creates.back()["uid"], 64100) << creates.back();
+  EXPECT_EQ(creates.back()["arguments"][0], "via=rewindd") << creates.back();
+  EXPECT_TRUE(has_argument(creates.back(), "name=by-group")) << creates.back();
 
   d.write_config(base_config("bogus_key = 1\n"));
   d.hup();

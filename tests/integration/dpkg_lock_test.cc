@@ -16,6 +16,7 @@
 #include <filesystem>
 #include <string>
 
+#include "integration/dpkg_lock_fixture.h"
 #include "integration/integration_helpers.h"
 
 namespace rwd::itest {
@@ -43,50 +44,6 @@ class PosixLock {
   int fd_;
 };
 
-// A root with a dpkg database that the real dpkg accepts, one component of
-// package state (`adapter`: "packages", or "files" over /var/lib/dpkg) whose
-// service's stop command runs `dpkg --root=ROOT --clear-avail` (it needs
-// dpkg's lock and changes nothing the test looks at) and writes its exit
-// status to dpkg.rc and its output to dpkg.out.
-class DpkgLockFixture {
- public:
-  explicit DpkgLockFixture(const std::string& adapter) : box("rewind-dpkglock") {
-    dpkg = box.root + "/var/lib/dpkg";
-    rc = box.dir.sub("dpkg.rc");
-    out = box.dir.sub("dpkg.out");
-    write_file(dpkg + "/status", kStatus);
-    write_file(dpkg + "/available", "");
-    std::filesystem::create_directories(dpkg + "/updates");
-    std::filesystem::create_directories(dpkg + "/info");
-    std::filesystem::create_directories(dpkg + "/triggers");
-    const std::string stop =
-        "dpkg --root=" + box.root + " --clear-avail >" + out + " 2>&1; echo $? >" + rc;
-    std::string cfg = "[service_manager]\nstop = [\"sh\", \"-c\", \"" + stop +
-                      "\"]\nstart = [\"true\"]\n\n[[component]]\nname = \"pkgstate\"\n";
-    if (adapter == "packages")
-      cfg += "adapter = \"packages\"\n";
-    else
-      cfg += "adapter = \"files\"\npaths = [\"/var/lib/dpkg\"]\n";
-    cfg += "services = [\"pkg-svc\"]\n";
-    write_file(box.root + "/etc/rewind/rewind.toml", cfg);
-    EXPECT_EQ(box.init().exit_code, 0);
-  }
-
-  // The real dpkg against the root, now.
-  RunResult dpkg_now() const {
-    return rwd::testing::run({"dpkg", "--root=" + box.root, "--clear-avail"}, {}, 60);
-  }
-
-  static constexpr const char* kStatus =
-      "Package: foo\nStatus: install ok installed\nPriority: optional\nArchitecture: all\n"
-      "Version: 1.0\nDescription: foo\n a test package\n\n";
-
-  Sandbox box;
-  std::string dpkg, rc, out;
-};
-
-bool have_dpkg() { return std::filesystem::exists("/usr/bin/dpkg"); }
-
 class DpkgLock : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(DpkgLock, RealDpkgIsRefusedItsLockWhileTheRollbackRunsAndGetsItAfter) {
@@ -112,9 +69,7 @@ TEST_P(DpkgLock, RealDpkgIsRefusedItsLockWhileTheRollbackRunsAndGetsItAfter) {
   }
 
   // dpkg, run by the stop command while the rollback held the locks.
-  ASSERT_TRUE(std::filesystem::exists(f.rc)) << "the service was never stopped: " << describe(rb);
-  EXPECT_NE(read_file(f.rc), "0\n") << read_file(f.out);
-  EXPECT_THAT(read_file(f.out), HasSubstr("lock")) << read_file(f.out);
+  f.expect_dpkg_was_refused(describe(rb));
   // And after the rollback it gets them again.
   RunResult after = f.dpkg_now();
   EXPECT_EQ(after.exit_code, 0) << describe(after);
@@ -149,9 +104,7 @@ TEST(DpkgLockFrontend, UnderAptWithDpkgFrontendLockedOnlyTheInnerLockIsTaken) {
   RunResult ok = rollback({{"DPKG_FRONTEND_LOCKED", "1"}});
   ASSERT_EQ(ok.exit_code, 0) << describe(ok);
   EXPECT_EQ(read_file(f.dpkg + "/status"), DpkgLockFixture::kStatus);
-  ASSERT_TRUE(std::filesystem::exists(f.rc)) << describe(ok);
-  EXPECT_NE(read_file(f.rc), "0\n") << read_file(f.out);
-  EXPECT_THAT(read_file(f.out), HasSubstr("lock")) << read_file(f.out);
+  f.expect_dpkg_was_refused(describe(ok));
 }
 
 }  // namespace
