@@ -96,12 +96,7 @@ int call_and_print(const Globals& g, const DaemonOptions& o, const json& request
                   static_cast<long long>((*r)["safety"].get<int64_t>()));
     std::printf("\n");
   }
-  if (action == "rollback") {
-    std::string state = r->value("state", "");
-    if (state == "partial") return kExitPartial;
-    if (state == "reverted" || state == "failed") return kExitNeedsRecover;
-    if (state == "cancelled") return kExitInterrupted;
-  }
+  if (action == "rollback") return exit_code_for_rollback_state(r->value("state", ""));
   if (action == "health") {
     std::string level = r->value("level", "");
     if (level == "degraded") return kExitHealthDegraded;

@@ -177,13 +177,9 @@ json progress_json(const RollbackProgress& p) {
 }
 
 int print_rollback_report(const Globals& gl, const RollbackReport& r) {
-  int code = 0;
-  if (r.state == "partial")
-    code = kExitPartial;
-  else if (r.state == "cancelled")
-    code = kExitInterrupted;
-  else if (r.state == "reverted" || r.state == "failed")
-    code = r.error ? exit_code_for(r.error->code()) : kExitNeedsRecover;
+  int code = exit_code_for_rollback_state(r.state);
+  // A reverted or failed rollback: the error's own code when there is one.
+  if (code == kExitNeedsRecover && r.error) code = exit_code_for(r.error->code());
   if (gl.out.json) {
     json j = rollback_json(r);
     j["plan"] = plan_json(r.plan);

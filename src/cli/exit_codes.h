@@ -2,6 +2,8 @@
 // The one table of exit codes (DESIGN.md "Exit codes"), shared by every command.
 #pragma once
 
+#include <string_view>
+
 #include "rewind/result.h"
 
 namespace rwd::cli {
@@ -27,6 +29,15 @@ enum ExitCode : int {
   kExitTimeout = 124,
   kExitInterrupted = 130,
 };
+
+// The exit code for a rollback that ended in `state` (RollbackReport::state):
+// 3 partial, 130 cancelled, 5 reverted or failed (`rewind recover`), else 0.
+inline int exit_code_for_rollback_state(std::string_view state) {
+  if (state == "partial") return kExitPartial;
+  if (state == "cancelled") return kExitInterrupted;
+  if (state == "reverted" || state == "failed") return kExitNeedsRecover;
+  return kExitOk;
+}
 
 inline int exit_code_for(ErrorCode code) {
   switch (code) {

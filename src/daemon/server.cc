@@ -230,11 +230,8 @@ json Server::dispatch(const std::string& action, const json& req, const io::Peer
       return error(r.error());
     }
     if (!rr.dry_run) {
-      // The client's exit codes (cmd_daemon.cc) for the report's state.
-      int code = cli::kExitOk;
-      if (r->state == "partial") code = cli::kExitPartial;
-      if (r->state == "reverted" || r->state == "failed") code = cli::kExitNeedsRecover;
-      if (r->state == "cancelled") code = cli::kExitInterrupted;
+      // The client's exit code (cmd_daemon.cc) for the report's state.
+      const int code = cli::exit_code_for_rollback_state(r->state);
       args.push_back(fmt::format("operation={}", r->operation));
       audited(args, code, r->error ? r->error->message() : "");
     }
