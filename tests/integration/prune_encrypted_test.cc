@@ -4,8 +4,9 @@
 // they held and keeps the rest sealed; and a shredding prune that leaves no
 // point forgets the data key (doc/format.md "Data key", "Prune" step 8):
 // the old key opens the old chunks and the new one does not (checked with
-// libsodium alone), the next point works, and a crash at any step of the
-// rotation leaves a repository that opens and takes the next point.
+// libsodium alone), the next point works, a repository made before data
+// keys keeps working until its first rotation, and a crash at any step of
+// the rotation leaves a repository that opens and takes the next point.
 #include <gmock/gmock.h>
 
 #include <filesystem>
@@ -206,6 +207,56 @@ TEST(EncryptedPrune, ShreddingTheLastPointForgetsTheDataKey) {
   EXPECT_EQ(rep.exit_code, 0) << describe(rep);
   RunResult audit = box.rw({"audit", "--verify"});
   EXPECT_EQ(audit.exit_code, 0) << describe(audit);
+}
+
+TEST(EncryptedPrune, RepositoryWithoutDataKeyKeepsWorkingAndGetsOneOnItsFirstRotation) {
+  // A repository made before data keys (no keys/data-N: generation 0) seals
+  // chunks under the master key's subkey 1, as before; a shredding prune
+  // with points left changes nothing, and the first one that leaves no
+  // point writes generation 1, which the next point uses.
+  Sandbox box("rewind-gen0");
+  std::string pass = box.dir.sub("passphrase");
+  write_file(pass, "prune fixture passphrase\n", 0600);
+  auto rw = [&](const std::vector<std::string>& args) {
+    std::vector<std::string> all{"--repo", box.repo, "--root", box.root, "--password-file", pass};
+    all.insert(all.end(), args.begin(), args.end());
+    return rwd::testing::rewind(all, {{"REWIND_INSECURE_TEST_KDF", "1"}});
+  };
+  ASSERT_EQ(rw({"init", "--encrypt", "--compression", "0"}).exit_code, 0);
+  std::filesystem::remove(box.repo + "/keys/data-1");
+  const std::string content = "content sealed under the master key's subkey\n";
+  write_file(box.at("/data/f"), content);
+  RunResult c = rw({"-q", "create", "--path", "/data"});
+  ASSERT_EQ(c.exit_code, 0) << describe(c);
+  auto master = master_key(box.repo);
+  ASSERT_TRUE(master.has_value());
+  bool opened = false;
+  for (const auto& p : packs_by_size(box.repo))
+    for (const auto& chunk : sodium::pack_chunks(read_file(p)))
+      if (chunk.type == 1)
+        opened = sodium::open_chunk(sodium::subkey(*master, 1), chunk) == content;
+  EXPECT_TRUE(opened) << "the data chunk does not open under the master key's subkey 1";
+
+  RunResult kept = rw({"--json", "prune", "--shred"});
+  ASSERT_EQ(kept.exit_code, 0) << describe(kept);
+  EXPECT_EQ(json::parse(kept.out).at("key_forgotten"), false);
+  EXPECT_EQ(json::parse(kept.out).at("data_key_generation"), 0);
+  EXPECT_TRUE(key_material(box.repo).empty());
+
+  ASSERT_EQ(rw({"forget", "1"}).exit_code, 0);
+  RunResult p = rw({"--json", "prune", "--shred"});
+  ASSERT_EQ(p.exit_code, 0) << describe(p);
+  EXPECT_EQ(json::parse(p.out).at("key_forgotten"), true);
+  EXPECT_EQ(json::parse(p.out).at("data_key_generation"), 1);
+  EXPECT_EQ(key_material(box.repo), std::set<std::string>{"data-1"});
+  RunResult c2 = rw({"-q", "create", "--path", "/data"});
+  ASSERT_EQ(c2.exit_code, 0) << describe(c2);
+  RunResult v = rw({"verify", "--read-data"});
+  EXPECT_EQ(v.exit_code, 0) << describe(v);
+  std::string out = box.dir.sub("restored");
+  RunResult r = rw({"-q", "restore", c2.out.substr(0, c2.out.find('\n')), "--to", out});
+  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  EXPECT_EQ(read_file(out + "/data/f"), content);
 }
 
 // Stopped before each mutating io call of the rotation (REWIND_FAULT=crash:K

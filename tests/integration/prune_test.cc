@@ -104,6 +104,7 @@ TEST_F(Prune, TextOutputSaysWhatWasReclaimed) {
   EXPECT_EQ(h.exit_code, 0);
   EXPECT_THAT(h.out, HasSubstr("--shred"));
   EXPECT_THAT(h.out, HasSubstr("copy-on-write"));
+  EXPECT_THAT(h.out, HasSubstr("forgets key material"));
 }
 
 TEST_F(Prune, DamagedManifestOfAKeptPointDeletesNothing) {
