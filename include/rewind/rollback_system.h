@@ -217,6 +217,10 @@ struct PruneReport {
   uint64_t reclaimed = 0;  // bytes_before - bytes_after
   uint64_t roots_removed = 0;
   uint64_t temp_removed = 0;
+  // Encrypted repository, --shred, no point left: the data key was replaced
+  // and the old one shredded (its chunks can never be opened again).
+  bool key_forgotten = false;
+  uint64_t data_key_generation = 0;  // in use after the prune (encrypted)
 };
 
 class RollbackSystem {

@@ -23,7 +23,11 @@ Command prune_command() {
             "restore) keep working meanwhile; other writers wait (--wait) or are refused.\n"
             "If a kept point's data cannot be read, prune deletes nothing (exit code 13).\n"
             "Overwriting cannot reach copies that copy-on-write file systems (btrfs, zfs) or\n"
-            "SSD wear levelling keep: there, repository encryption is the protection.");
+            "SSD wear levelling keep: there, repository encryption is the protection.\n"
+            "In an encrypted repository, a shredding prune that leaves no recovery point also\n"
+            "forgets key material: the data key that sealed every chunk is replaced by a new\n"
+            "one and the old key file overwritten, so copies of old chunks that overwriting\n"
+            "could not reach can no longer be opened, even with the passphrase.");
       },
       [o](const Globals& gl) {
         auto sys = RollbackSystem::open(system_options(gl));
@@ -51,7 +55,9 @@ Command prune_command() {
                           {"bytes_repacked", r->bytes_repacked},
                           {"reclaimed", r->reclaimed},
                           {"roots_removed", r->roots_removed},
-                          {"temp_removed", r->temp_removed}});
+                          {"temp_removed", r->temp_removed},
+                          {"key_forgotten", r->key_forgotten},
+                          {"data_key_generation", r->data_key_generation}});
         } else if (!gl.out.quiet) {
           auto n = [](uint64_t v) { return static_cast<unsigned long long>(v); };
           std::printf(
@@ -68,6 +74,11 @@ Command prune_command() {
                       human_bytes(r->reclaimed).c_str(), human_bytes(r->bytes_before).c_str(),
                       human_bytes(r->bytes_after).c_str(),
                       r->shredded ? "; deleted data overwritten" : "");
+          if (r->key_forgotten)
+            std::printf(
+                "key material forgotten: no recovery point was left, so the data key was replaced "
+                "(generation %llu) and the old one overwritten\n",
+                n(r->data_key_generation));
         }
         return 0;
       },

@@ -137,12 +137,84 @@ Result<KeyFile> key_file_from_json(std::string_view text, std::string_view name)
   return f;
 }
 
+// ---------------------------------------------------------------- data key
+
+namespace {
+
+// "RWDKEY01" || repository id || u64 LE generation.
+std::string data_key_ad(std::string_view repo_id, uint64_t generation) {
+  std::string ad = "RWDKEY01";
+  ad += repo_id;
+  for (int i = 0; i < 8; ++i) ad += static_cast<char>((generation >> (8 * i)) & 0xff);
+  return ad;
+}
+
+Key data_key_wrapping_key(const Key& master) {
+  Key k;
+  crypto_kdf_derive_from_key(k.data(), k.size(), RepoKeys::kDataKey, kKdfContext, master.data());
+  return k;
+}
+
+}  // namespace
+
+std::string seal_data_key(const Key& master, const Key& data_key, uint64_t generation,
+                          std::string_view repo_id) {
+  ensure_sodium();
+  Key wk = data_key_wrapping_key(master);
+  std::string ad = data_key_ad(repo_id, generation);
+  std::vector<uint8_t> sealed(kNonceSize + kKeySize + kTagSize);
+  randombytes_buf(sealed.data(), kNonceSize);
+  crypto_aead_xchacha20poly1305_ietf_encrypt(sealed.data() + kNonceSize, nullptr, data_key.data(),
+                                             data_key.size(), uc(ad.data()), ad.size(), nullptr,
+                                             sealed.data(), wk.data());
+  sodium_memzero(wk.data(), wk.size());
+  nlohmann::json j{{"version", 1},
+                   {"generation", generation},
+                   {"key", hex_encode(sealed)},
+                   {"created_ns", std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                      std::chrono::system_clock::now().time_since_epoch())
+                                      .count()}};
+  return j.dump(2) + "\n";
+}
+
+Result<Key> open_data_key(const Key& master, std::string_view text, uint64_t generation,
+                          std::string_view repo_id, std::string_view name) {
+  ensure_sodium();
+  auto bad = [&](std::string_view why) {
+    return fail(Error::corrupted_data("data key file {}: {}", name, why));
+  };
+  auto j = nlohmann::json::parse(text, nullptr, false);
+  if (!j.is_object()) return bad("not JSON");
+  std::vector<uint8_t> sealed;
+  try {
+    if (j.at("version").get<int>() != 1) return bad("unknown version");
+    if (j.at("generation").get<uint64_t>() != generation)
+      return bad("its generation does not match its name");
+    REWIND_ASSIGN_OR_RETURN(sealed, hex_decode(j.at("key").get<std::string>(), "data key"));
+  } catch (const std::exception& e) {
+    return bad(e.what());
+  }
+  if (sealed.size() != kNonceSize + kKeySize + kTagSize)
+    return bad(fmt::format("sealed key has {} bytes", sealed.size()));
+  Key wk = data_key_wrapping_key(master);
+  std::string ad = data_key_ad(repo_id, generation);
+  Key data;
+  int rc = crypto_aead_xchacha20poly1305_ietf_decrypt(
+      data.data(), nullptr, nullptr, sealed.data() + kNonceSize, sealed.size() - kNonceSize,
+      uc(ad.data()), ad.size(), sealed.data(), wk.data());
+  sodium_memzero(wk.data(), wk.size());
+  if (rc != 0) return bad("authentication failed (damaged, or not this repository's)");
+  return data;
+}
+
 // ---------------------------------------------------------------- RepoKeys
 
-RepoKeys::RepoKeys(const Key& master) {
+RepoKeys::RepoKeys(const Key& master, const Key* data_key) {
   ensure_sodium();
-  for (uint64_t i = 1; i < subkeys_.size(); ++i)
-    crypto_kdf_derive_from_key(subkeys_[i].data(), kKeySize, i, kKdfContext, master.data());
+  for (uint64_t i = 1; i < subkeys_.size(); ++i) {
+    const Key& from = data_key && (i == kChunkData || i == kChunkName) ? *data_key : master;
+    crypto_kdf_derive_from_key(subkeys_[i].data(), kKeySize, i, kKdfContext, from.data());
+  }
 }
 
 RepoKeys::~RepoKeys() { sodium_memzero(subkeys_.data(), sizeof(subkeys_)); }

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // Repository encryption (doc/format.md "Encryption"): the master key, the
-// passphrase-wrapped key files that hold it, and the keys derived from it
-// for chunks, chunk names, root records and the catalog's sealed columns.
+// passphrase-wrapped key files that hold it, the keys derived from it for
+// root records, the catalog's sealed columns and the audit log, and the
+// per-repository data key (sealed under the master key) from which the
+// chunk keys derive, so that `prune --shred` can forget it.
 // All of it is libsodium: Argon2id (crypto_pwhash), XChaCha20-Poly1305-IETF,
 // BLAKE2b (crypto_generichash, crypto_kdf).
 //
@@ -63,8 +65,22 @@ Result<Key> unwrap_master_key(const KeyFile& file, std::string_view passphrase,
 std::string key_file_to_json(const KeyFile& f);
 Result<KeyFile> key_file_from_json(std::string_view text, std::string_view name);
 
-// The keys of an encrypted repository, derived from the master key with
-// crypto_kdf_derive_from_key (context "rwrepo01"), one subkey per purpose.
+// The data key file of generation `generation` (doc/format.md "Data key"):
+// `data_key` sealed under the master key's subkey 7, the repository id and
+// the generation in the AD, so that a file cannot be moved to another
+// repository or renamed to another generation.
+std::string seal_data_key(const Key& master, const Key& data_key, uint64_t generation,
+                          std::string_view repo_id);
+// kCorruptedData when the file does not open (damaged, or not this
+// repository's or this generation's).
+Result<Key> open_data_key(const Key& master, std::string_view text, uint64_t generation,
+                          std::string_view repo_id, std::string_view name);
+
+// The keys of an encrypted repository, derived with
+// crypto_kdf_derive_from_key (context "rwrepo01"), one subkey per purpose:
+// the chunk keys from the data key when there is one (generation 1 on), the
+// rest (and, in repositories made before data keys, the chunk keys too)
+// from the master key.
 class RepoKeys final : public catalog::TextSealer {
  public:
   enum Subkey : uint64_t {
@@ -74,8 +90,10 @@ class RepoKeys final : public catalog::TextSealer {
     kText = 4,        // seals catalog text (see seal_text)
     kTextNonce = 5,   // derives the synthetic nonces of sealed text
     kAudit = 6,       // for the audit log's MAC chain
+    kDataKey = 7,     // seals the data key file (seal_data_key)
   };
-  explicit RepoKeys(const Key& master);
+  // `data_key` null: generation 0, chunk keys from the master key.
+  explicit RepoKeys(const Key& master, const Key* data_key = nullptr);
   ~RepoKeys() override;
   RepoKeys(const RepoKeys&) = delete;
   RepoKeys& operator=(const RepoKeys&) = delete;
@@ -106,7 +124,7 @@ class RepoKeys final : public catalog::TextSealer {
   Result<std::string> open_text(std::string_view sealed) const override;
 
  private:
-  std::array<Key, 7> subkeys_{};
+  std::array<Key, 8> subkeys_{};
 };
 
 }  // namespace rwd::store

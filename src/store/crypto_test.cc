@@ -52,6 +52,51 @@ TEST(RepoKeys, ChunkNamesDependOnKeyAndType) {
   EXPECT_NE(a.chunk_id(1, data), sha256(data));
 }
 
+TEST(RepoKeys, ChunkKeysFollowTheDataKeyAndTheRestTheMasterKey) {
+  // With a data key, chunk keys (and so chunk names) change with it; the
+  // keys of what outlives the points (root records, catalog text, audit)
+  // stay those of the master key.
+  Key master = random_key(), d1 = random_key(), d2 = random_key();
+  RepoKeys g0(master), g1(master, &d1), g2(master, &d2);
+  auto data = bytes_of("same bytes");
+  EXPECT_NE(g1.chunk_id(1, data), g0.chunk_id(1, data));
+  EXPECT_NE(g1.chunk_id(1, data), g2.chunk_id(1, data));
+  EXPECT_NE(g1.subkey(RepoKeys::kChunkData), g2.subkey(RepoKeys::kChunkData));
+  for (auto k : {RepoKeys::kRootRecord, RepoKeys::kText, RepoKeys::kTextNonce, RepoKeys::kAudit,
+                 RepoKeys::kDataKey}) {
+    EXPECT_EQ(g1.subkey(k), g0.subkey(k)) << k;
+    EXPECT_EQ(g2.subkey(k), g0.subkey(k)) << k;
+  }
+  std::vector<std::byte> sealed, out;
+  ChunkId id = g1.chunk_id(1, data);
+  g1.seal_chunk(id, 1, data, sealed);
+  EXPECT_THAT(g1.open_chunk(id, 1, sealed, out), IsOk());
+  EXPECT_THAT(g2.open_chunk(id, 1, sealed, out), HasError(ErrorCode::kCorruptedData));
+}
+
+TEST(DataKey, OpensOnlyUnderItsMasterKeyRepositoryAndGeneration) {
+  // The data key file opens to its key; another master key, repository id
+  // or generation (a file renamed to another generation), or a changed
+  // byte, is kCorruptedData.
+  Key master = random_key(), data = random_key();
+  const std::string id(32, 'a');
+  std::string text = seal_data_key(master, data, 3, id);
+  auto opened = open_data_key(master, text, 3, id, "data-3");
+  ASSERT_THAT(opened, IsOk());
+  EXPECT_EQ(*opened, data);
+  EXPECT_THAT(open_data_key(random_key(), text, 3, id, "data-3"),
+              HasError(ErrorCode::kCorruptedData));
+  EXPECT_THAT(open_data_key(master, text, 3, std::string(32, 'b'), "data-3"),
+              HasError(ErrorCode::kCorruptedData));
+  EXPECT_THAT(open_data_key(master, text, 4, id, "data-4"), HasError(ErrorCode::kCorruptedData));
+  std::string changed = text;
+  size_t at = changed.find("\"key\": \"") + 12;
+  changed[at] = changed[at] == '0' ? '1' : '0';
+  EXPECT_THAT(open_data_key(master, changed, 3, id, "data-3"), HasError(ErrorCode::kCorruptedData));
+  EXPECT_THAT(open_data_key(master, "not json", 3, id, "data-3"),
+              HasError(ErrorCode::kCorruptedData));
+}
+
 TEST(RepoKeys, SealedTextIsDeterministicAndHidesItsText) {
   // Equal text seals equally (catalog keys keep working), holds none of its
   // plaintext, and opens back; other text or a foreign key does not open.

@@ -59,6 +59,22 @@ Status remove_files(io::Fs& fs, int dirfd, const std::vector<std::string>& names
   return fs.fsync_dir(dirfd);
 }
 
+// Renames `names` out of their namespace (one directory fsync), then
+// overwrites and unlinks them: a crash midway leaves a `.rw-tmp-shred-*`
+// file, which the next prune shreds, never a half-zeroed file under a name
+// that something would read.
+Status shred_aside(io::Fs& fs, int dir, const std::vector<std::string>& names) {
+  if (names.empty()) return ok();
+  std::vector<std::string> aside;
+  for (const auto& n : names) {
+    aside.push_back(kShredPrefix + n);
+    Status st = fs.rename_at(dir, n, dir, aside.back());
+    if (!gone(st)) REWIND_TRY(st);
+  }
+  REWIND_TRY(fs.fsync_dir(dir));
+  return remove_files(fs, dir, aside, true);
+}
+
 struct PackPlan {
   catalog::PackRow row;
   uint64_t indexed = 0;     // index rows pointing into it
@@ -101,13 +117,26 @@ class Pruner {
       REWIND_TRY(remove_files(fs_, d.get(), shreds, true));
       REWIND_TRY(remove_files(fs_, d.get(), plain, false));
     }
-    // HOOK(encryption): with an encrypted repository, shredding, and no
-    // point left (stats_.points == 0), the per-repository key material is
-    // forgotten here, so that what overwriting cannot reach stays sealed.
+    if (opts_.shred && repo_.encrypted()) REWIND_TRY(forget_key_material());
+    stats_.data_key_generation = repo_.data_key_generation();
     return stats_;
   }
 
  private:
+  // With no point left every pack is gone by now, so no chunk needs the
+  // data key: a new one replaces it and the old one is shredded, so that
+  // what overwriting could not reach (copy-on-write, flash remapping) stays
+  // sealed under a key that no longer exists. Older files a crash left
+  // behind are shredded whenever this runs.
+  Status forget_key_material() {
+    if (stats_.points == 0) {
+      REWIND_TRY(repo_.rotate_data_key());
+      stats_.key_forgotten = true;
+    }
+    REWIND_ASSIGN_OR_RETURN(auto stale, repo_.stale_data_keys());
+    return shred_aside(fs_, repo_.keys_dirfd(), stale);
+  }
+
   void progress(const std::string& phase, uint64_t done, uint64_t total) {
     if (opts_.progress) opts_.progress(phase, done, total);
   }
@@ -343,14 +372,7 @@ class Pruner {
     if (names.empty()) return ok();
     progress("delete", 0, names.size());
     if (!opts_.shred) return remove_files(fs_, dir, names, false);
-    std::vector<std::string> aside;
-    for (const auto& n : names) {
-      aside.push_back(kShredPrefix + n);
-      Status st = fs_.rename_at(dir, n, dir, aside.back());
-      if (!gone(st)) REWIND_TRY(st);
-    }
-    REWIND_TRY(fs_.fsync_dir(dir));
-    return remove_files(fs_, dir, aside, true);
+    return shred_aside(fs_, dir, names);
   }
 
   // Root records that no longer count: every version of a point but its
@@ -367,10 +389,12 @@ class Pruner {
   }
 
   // Temporary files a crash left in the repository (the writer lock is
-  // held, so nobody is writing them).
+  // held, so nobody is writing them), keys/ included when encrypted.
   Result<std::map<std::string, std::vector<std::string>>> leftover_temps() {
     std::map<std::string, std::vector<std::string>> out;
-    for (const char* rel : {"", "packs", "roots"}) {
+    std::vector<std::string> dirs{"", "packs", "roots"};
+    if (repo_.encrypted()) dirs.emplace_back("keys");
+    for (const auto& rel : dirs) {
       REWIND_ASSIGN_OR_RETURN(io::Fd d, open_dir(rel));
       REWIND_ASSIGN_OR_RETURN(auto names, fs_.list_dir(d.get()));
       for (const auto& n : names)

@@ -14,6 +14,11 @@
 // prune removes. With shredding, a pack is first renamed out of the pack
 // namespace, so a half-overwritten pack is never imported again.
 //
+// Encrypted, shredding, and no point left: last, the data key is replaced
+// (the new one written durably first: from then on it is the one in use)
+// and the old one shredded like a pack, so that chunks that overwriting
+// could not reach stay sealed under a key that no longer exists.
+//
 // Safety over space: if any manifest or root record cannot be read, prune
 // deletes nothing (kCorruptedData), since it cannot know what that point
 // references.
@@ -50,6 +55,10 @@ struct PruneStats {
   uint64_t roots_removed = 0;   // superseded root records deleted
   uint64_t temp_removed = 0;    // leftover temporary files deleted
   bool shredded = false;
+  // Encrypted, shredding and no point left: a new data key was written and
+  // the old one shredded (doc/format.md "Data key").
+  bool key_forgotten = false;
+  uint64_t data_key_generation = 0;  // in use after the prune (encrypted)
   uint64_t reclaimed() const { return bytes_before > bytes_after ? bytes_before - bytes_after : 0; }
 };
 

@@ -73,6 +73,25 @@ Status index_pack(catalog::Catalog& cat, const std::string& name, uint64_t size,
   return ok();
 }
 
+// keys/data-<generation>, the generation in decimal without leading zeros.
+constexpr std::string_view kDataKeyPrefix = "data-";
+
+std::string data_key_name(uint64_t generation) {
+  return std::string(kDataKeyPrefix) + std::to_string(generation);
+}
+
+std::optional<uint64_t> parse_data_key_name(std::string_view n) {
+  if (!n.starts_with(kDataKeyPrefix)) return std::nullopt;
+  n.remove_prefix(kDataKeyPrefix.size());
+  if (n.empty() || n.size() > 19 || n[0] == '0') return std::nullopt;
+  uint64_t g = 0;
+  for (char c : n) {
+    if (c < '0' || c > '9') return std::nullopt;
+    g = g * 10 + static_cast<uint64_t>(c - '0');
+  }
+  return g;
+}
+
 bool is_pack_name(std::string_view n) {
   return n.size() == 69 && n.substr(64) == ".pack" &&
          n.substr(0, 64).find_first_not_of("0123456789abcdef") == std::string_view::npos;
@@ -329,6 +348,10 @@ Result<std::unique_ptr<Repository>> Repository::init(io::Fs& fs, const std::stri
                             fs.open_at(repo->dir_.get(), "keys", O_RDONLY | O_DIRECTORY));
     std::string text = key_file_to_json(kf);
     REWIND_TRY(io::write_file_atomic(fs, kd.get(), k.key_id + ".key", io::as_bytes(text), 0600));
+    // The first data key, so that prune --shred can forget it (and every
+    // chunk sealed under it) when the last point goes.
+    std::string data = seal_data_key(k.master, random_key(), 1, c.id);
+    REWIND_TRY(io::write_file_atomic(fs, kd.get(), data_key_name(1), io::as_bytes(data), 0600));
     cfg["format"] = kRepoFormatEncrypted;
     cfg["encryption"] = {
         {"cipher", "xchacha20-poly1305"}, {"kdf", "argon2id"}, {"chunk_names", "blake2b-keyed"}};
@@ -927,15 +950,12 @@ Status Repository::unlock(const OpenOptions& opts) {
   keys_dir_ = std::move(*kd);
   auto use = [&](const UnlockedKey& k) {
     master_ = k.master;
-    keys_ = std::make_unique<RepoKeys>(k.master);
     key_id_ = k.key_id;
+    return load_data_key();
   };
   if (opts.key_cache) {
     auto it = opts.key_cache->find(config_.id);
-    if (it != opts.key_cache->end()) {
-      use(it->second);
-      return ok();
-    }
+    if (it != opts.key_cache->end()) return use(it->second);
   }
   if (!opts.passphrase)
     return fail(Error::wrong_key(
@@ -953,7 +973,7 @@ Status Repository::unlock(const OpenOptions& opts) {
       continue;
     }
     UnlockedKey k{id, *master};
-    use(k);
+    REWIND_TRY(use(k));
     if (opts.key_cache) (*opts.key_cache)[config_.id] = k;
     return ok();
   }
@@ -998,6 +1018,84 @@ Status Repository::remove_key(const std::string& id) {
         id, path_));
   REWIND_TRY(fs_.unlink_at(keys_dir_.get(), id + ".key"));
   return fs_.fsync_dir(keys_dir_.get());
+}
+
+// ---------------------------------------------------------------- data key
+
+Result<std::map<uint64_t, std::string>> Repository::data_key_files() {
+  REWIND_ASSIGN_OR_RETURN(auto names, fs_.list_dir(keys_dir_.get()));
+  std::map<uint64_t, std::string> out;
+  for (const auto& n : names)
+    if (auto g = parse_data_key_name(n.name)) out[*g] = n.name;
+  return out;
+}
+
+Status Repository::load_data_key() {
+  // The newest generation is the one in use. A concurrent prune may shred
+  // the file this listing names before it is read: then list again.
+  for (int attempt = 0;; ++attempt) {
+    REWIND_ASSIGN_OR_RETURN(auto files, data_key_files());
+    if (files.empty()) {
+      keys_ = std::make_unique<RepoKeys>(*master_);
+      data_generation_ = 0;
+      return ok();
+    }
+    const auto& [gen, name] = *files.rbegin();
+    auto text = io::read_small_file(fs_, keys_dir_.get(), name, kMaxKeyFile);
+    if (!text && text.error().code() == ErrorCode::kNotFound && attempt < 3) continue;
+    if (!text)
+      return fail(text.error().with_context(fmt::format("reading {}/keys/{}", path_, name)));
+    auto data = open_data_key(*master_, *text, gen, config_.id, name);
+    if (!data)
+      return fail(data.error().with_context(fmt::format(
+          "repository {}: the data key in use cannot be opened, so no chunk can be read; restore "
+          "keys/{} from a backup",
+          path_, name)));
+    keys_ = std::make_unique<RepoKeys>(*master_, &*data);
+    sodium_memzero(data->data(), data->size());
+    data_generation_ = gen;
+    return ok();
+  }
+}
+
+Status Repository::rotate_data_key() {
+  if (!master_) return fail(Error::invalid_state("repository {} is not encrypted", path_));
+  uint64_t gen = data_generation_ + 1;
+  Key data = random_key();
+  std::string text = seal_data_key(*master_, data, gen, config_.id);
+  // Durable before anything uses it; from its rename on, the newest file
+  // is this one, so a crash leaves a repository that opens with it.
+  Status st =
+      io::write_file_atomic(fs_, keys_dir_.get(), data_key_name(gen), io::as_bytes(text), 0600);
+  if (st) {
+    auto keys = std::make_unique<RepoKeys>(*master_, &data);
+    // The catalog seals text through keys_: hand it the new object before
+    // the old one goes (the text keys are the same, from the master key).
+    st = catalog_->enable_sealing(keys.get());
+    if (st) {
+      keys_ = std::move(keys);
+      data_generation_ = gen;
+    }
+  }
+  sodium_memzero(data.data(), data.size());
+  REWIND_TRY(st);
+  // Chunk names under the old key mean nothing now: no cached lookup may
+  // survive (the catalog's index holds none, prune having deleted every pack).
+  index_loaded_ = false;
+  index_.clear();
+  std::lock_guard lk(pack_fds_mu_);
+  pack_fds_.clear();
+  pack_names_.clear();
+  return ok();
+}
+
+Result<std::vector<std::string>> Repository::stale_data_keys() {
+  if (!master_) return std::vector<std::string>{};
+  REWIND_ASSIGN_OR_RETURN(auto files, data_key_files());
+  std::vector<std::string> out;
+  for (const auto& [gen, name] : files)
+    if (gen < data_generation_) out.push_back(name);
+  return out;
 }
 
 }  // namespace rwd::store

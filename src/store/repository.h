@@ -209,6 +209,19 @@ class Repository {
   Result<std::string> add_key(std::string_view passphrase, const KdfParams& kdf);
   Status remove_key(const std::string& id);
   const std::string& key_id() const { return key_id_; }
+  // The data key's generation (doc/format.md "Data key"): 0 in a repository
+  // made before data keys (chunk keys from the master key), else that of
+  // the newest keys/data-N file, which is the one in use.
+  uint64_t data_key_generation() const { return data_generation_; }
+  // Writers, when no point is left (prune --shred): writes a new random
+  // data key as generation N+1, durably, and uses it from then on (the
+  // chunk index cached in memory is dropped). The older files are left for
+  // the caller to shred (stale_data_keys); until then they are unused.
+  Status rotate_data_key();
+  // Names in keys/ (keys_dirfd) of data key files older than the one in
+  // use: left by rotate_data_key or by a crash after it.
+  Result<std::vector<std::string>> stale_data_keys();
+  int keys_dirfd() const { return keys_dir_.get(); }
 
   // Refuses early when the repository's file system has less than `need`
   // bytes free (plus a margin): kNoSpace "need X, have Y".
@@ -267,6 +280,10 @@ class Repository {
   std::string sealed_root_ad() const;
   Result<std::vector<std::pair<std::string, KeyFile>>> read_key_files(
       std::vector<std::string>* problems);
+  // Reads the newest data key (or none: generation 0) and derives keys_.
+  Status load_data_key();
+  // The data key files in keys/, by generation.
+  Result<std::map<uint64_t, std::string>> data_key_files();
 
   io::Fs& fs_;
   std::string path_;
@@ -279,6 +296,7 @@ class Repository {
   std::optional<Key> master_;       // encrypted: the unlocked master key
   std::unique_ptr<RepoKeys> keys_;  // derived from master_
   std::string key_id_;              // the key file that opened it
+  uint64_t data_generation_ = 0;    // of the data key keys_ were derived from
   std::unique_ptr<catalog::Catalog> catalog_;
   std::mutex pack_fds_mu_;  // guards pack_fds_ and pack_names_
   std::map<int64_t, io::Fd> pack_fds_;

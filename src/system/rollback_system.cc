@@ -337,6 +337,8 @@ Result<PruneReport> RollbackSystem::prune(const PruneRequest& req, ProgressObser
   r.reclaimed = s.reclaimed();
   r.roots_removed = s.roots_removed;
   r.temp_removed = s.temp_removed;
+  r.key_forgotten = s.key_forgotten;
+  r.data_key_generation = s.data_key_generation;
   return r;
 }
 

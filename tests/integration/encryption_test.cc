@@ -7,12 +7,12 @@
 #include <sodium.h>
 #include <unistd.h>
 
-#include <cstring>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <set>
 
 #include "integration/integration_helpers.h"
+#include "integration/sodium_reader.h"
 #include "io/fs.h"
 #include "store/hash.h"
 #include "store/pack.h"
@@ -214,30 +214,13 @@ TEST_F(Encryption, FlippedByteIsCorruptedData) {
   EXPECT_EQ(r.exit_code, 13) << describe(r);
 }
 
-// Little-endian reads of the pack format, by hand (not rewind's reader).
-uint32_t le32(const std::string& s, size_t at) {
-  uint32_t v;
-  std::memcpy(&v, s.data() + at, 4);
-  return v;
-}
-uint64_t le64(const std::string& s, size_t at) {
-  uint64_t v;
-  std::memcpy(&v, s.data() + at, 8);
-  return v;
-}
-std::vector<unsigned char> unhex(const std::string& h) {
-  std::vector<unsigned char> out(h.size() / 2);
-  size_t len = 0;
-  EXPECT_EQ(sodium_hex2bin(out.data(), out.size(), h.data(), h.size(), nullptr, &len, nullptr), 0);
-  out.resize(len);
-  return out;
-}
-
 TEST_F(Encryption, OneObjectDecryptsWithLibsodiumAlone) {
-  // Following doc/format.md only: Argon2id unwraps the master key from the
-  // key file, crypto_kdf gives the subkeys, and the one data chunk of a
-  // small file opens with XChaCha20-Poly1305 (AD = name || type) to the
-  // file's bytes, whose keyed BLAKE2b is the chunk's name.
+  // Following doc/format.md only (sodium_reader.h): Argon2id unwraps the
+  // master key from the key file, the master key opens the data key file,
+  // crypto_kdf gives the chunk keys, and the one data chunk of a small file
+  // opens with XChaCha20-Poly1305 (AD = name || type) to the file's bytes,
+  // whose keyed BLAKE2b is the chunk's name.
+  namespace na = itest::sodium;
   const std::string content = "a small file, stored raw as one chunk\n";
   std::filesystem::create_directories(sb_.at("/srv/one"));
   write_file(sb_.at("/srv/one/f"), content);
@@ -249,66 +232,30 @@ TEST_F(Encryption, OneObjectDecryptsWithLibsodiumAlone) {
   const std::string repo_id = cfg["id"];
   std::string keyfile;
   for (const auto& e : std::filesystem::directory_iterator(sb_.repo + "/keys"))
-    keyfile = e.path().string();
-  json kf = json::parse(read_file(keyfile));
-  auto salt = unhex(kf["salt"]);
-  auto wrapped = unhex(kf["key"]);
-  ASSERT_EQ(salt.size(), size_t{crypto_pwhash_SALTBYTES});
-  ASSERT_EQ(wrapped.size(), 24u + 32u + 16u);
-  const std::string pass = "correct horse battery staple";
-  unsigned char kek[32], master[32];
-  ASSERT_EQ(crypto_pwhash(kek, 32, pass.data(), pass.size(), salt.data(),
-                          kf["opslimit"].get<unsigned long long>(), kf["memlimit"].get<size_t>(),
-                          crypto_pwhash_ALG_ARGON2ID13),
-            0);
-  ASSERT_EQ(crypto_aead_xchacha20poly1305_ietf_decrypt(
-                master, nullptr, nullptr, wrapped.data() + 24, wrapped.size() - 24,
-                reinterpret_cast<const unsigned char*>(repo_id.data()), repo_id.size(),
-                wrapped.data(), kek),
-            0);
-  unsigned char data_key[32], name_key[32];
-  crypto_kdf_derive_from_key(data_key, 32, 1, "rwrepo01", master);
-  crypto_kdf_derive_from_key(name_key, 32, 2, "rwrepo01", master);
+    if (e.path().extension() == ".key") keyfile = e.path().string();
+  auto master = na::unwrap_master(keyfile, "correct horse battery staple", repo_id);
+  ASSERT_TRUE(master.has_value());
+  // A new repository's data key is generation 1.
+  auto data = na::open_data_key(*master, read_file(sb_.repo + "/keys/data-1"), repo_id);
+  ASSERT_TRUE(data.has_value());
+  na::Key chunk_key = na::subkey(*data, 1), name_key = na::subkey(*data, 2);
 
-  // The pack: footer (count, index length, index hash, "RWPEND01"), the
-  // index (56-byte entries), blob headers of 48 bytes.
   auto packs = itest::packs_by_size(sb_.repo);
   ASSERT_EQ(packs.size(), 1u);
-  std::string pack = read_file(packs.front());
-  ASSERT_EQ(pack.substr(0, 8), "RWPACK01");
-  ASSERT_EQ(pack.substr(pack.size() - 8), "RWPEND01");
-  uint32_t count = le32(pack, pack.size() - 48);
-  size_t idx = pack.size() - 48 - 56 * count;
+  auto chunks = na::pack_chunks(read_file(packs.front()));
+  ASSERT_FALSE(chunks.empty());
   bool found = false;
-  for (uint32_t i = 0; i < count; ++i) {
-    size_t e = idx + 56 * i;
-    uint8_t type = static_cast<uint8_t>(pack[e + 32]);
-    uint8_t codec = static_cast<uint8_t>(pack[e + 33]);
-    uint32_t raw_len = le32(pack, e + 36), stored_len = le32(pack, e + 40);
-    uint64_t off = le64(pack, e + 44);
-    if (type != 1) continue;
-    ASSERT_EQ(codec, 0);
-    ASSERT_EQ(raw_len, content.size());
-    ASSERT_EQ(stored_len, 24 + content.size() + 16);
-    const unsigned char* name = reinterpret_cast<const unsigned char*>(pack.data() + e);
-    const unsigned char* blob = reinterpret_cast<const unsigned char*>(pack.data() + off + 48);
-    unsigned char ad[33];
-    std::memcpy(ad, name, 32);
-    ad[32] = type;
-    std::string plain(raw_len, '\0');
-    ASSERT_EQ(crypto_aead_xchacha20poly1305_ietf_decrypt(
-                  reinterpret_cast<unsigned char*>(plain.data()), nullptr, nullptr, blob + 24,
-                  stored_len - 24, ad, sizeof(ad), blob, data_key),
-              0);
-    EXPECT_EQ(plain, content);
-    crypto_generichash_state st;
-    unsigned char keyed[32];
-    crypto_generichash_init(&st, name_key, 32, 32);
-    crypto_generichash_update(&st, &type, 1);
-    crypto_generichash_update(&st, reinterpret_cast<const unsigned char*>(plain.data()),
-                              plain.size());
-    crypto_generichash_final(&st, keyed, 32);
-    EXPECT_EQ(std::memcmp(keyed, name, 32), 0);
+  for (const auto& c : chunks) {
+    if (c.type != 1) continue;
+    ASSERT_EQ(c.codec, 0);
+    ASSERT_EQ(c.raw_len, content.size());
+    ASSERT_EQ(c.sealed.size(), 24 + content.size() + 16);
+    auto plain = na::open_chunk(chunk_key, c);
+    ASSERT_TRUE(plain.has_value());
+    EXPECT_EQ(*plain, content);
+    EXPECT_EQ(na::chunk_name(name_key, c.type, *plain), c.name);
+    // Not under the master key's subkey: chunks follow the data key.
+    EXPECT_FALSE(na::open_chunk(na::subkey(*master, 1), c).has_value());
     found = true;
   }
   EXPECT_TRUE(found) << "no data chunk in the pack";

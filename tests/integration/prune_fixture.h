@@ -4,7 +4,12 @@
 // points share; a copy of the tree as each point took it; and half the
 // points forgotten (the first, a middle one and the newest, so that the
 // numbers must stay accounted for and the first pack is partly live).
+// Encrypted or not: set_up(seed, true) makes an encrypted repository and
+// gives its passphrase (and the tests' cheap Argon2id) to every rewind this
+// process runs, through the environment.
 #pragma once
+
+#include <stdlib.h>
 
 #include <nlohmann/json.hpp>
 #include <set>
@@ -25,12 +30,31 @@ struct PruneFixture {
   std::vector<int64_t> points;  // in creation order
   std::set<int64_t> forgotten, kept;
   uint64_t forgotten_only = 0;  // bytes of the files only forgotten points held
+  bool encrypted = false;
+
+  PruneFixture() = default;
+  PruneFixture(const PruneFixture&) = delete;
+  PruneFixture& operator=(const PruneFixture&) = delete;
+  ~PruneFixture() {
+    if (encrypted) {
+      ::unsetenv("REWIND_PASSWORD_FILE");
+      ::unsetenv("REWIND_INSECURE_TEST_KDF");
+    }
+  }
 
   std::string saved(int64_t id) const { return box.dir.sub("saved-" + std::to_string(id)); }
 
   // Builds the points; forgets the first, the fourth and the last.
-  void set_up(uint64_t seed) {
-    ASSERT_EQ(box.init().exit_code, 0);
+  void set_up(uint64_t seed, bool encrypt = false) {
+    if (encrypt) {
+      encrypted = true;
+      std::string pass = box.dir.sub("passphrase");
+      write_file(pass, "prune fixture passphrase\n", 0600);
+      ::setenv("REWIND_PASSWORD_FILE", pass.c_str(), 1);
+      ::setenv("REWIND_INSECURE_TEST_KDF", "1", 1);
+    }
+    RunResult init = encrypt ? box.rw({"init", "--encrypt"}) : box.init();
+    ASSERT_EQ(init.exit_code, 0) << describe(init);
     for (int i = 0; i < 24; ++i)
       write_file(box.at("/data/base/d" + std::to_string(i % 4) + "/f" + std::to_string(i)),
                  random_bytes(static_cast<size_t>(2000 + (i * 7919) % 60000), seed + i));

@@ -4,8 +4,9 @@
 // removes superseded root records and leftover temporary files, and every
 // kept point still restores byte for byte; a damaged manifest makes it
 // delete nothing; readers work while it runs and writers are refused; the
-// `[repository] shred` setting. The secure-deletion test on a loop-mounted
-// ext4 image is here too (it needs root, as the suite does).
+// `[repository] shred` setting. The secure-deletion tests on a loop-mounted
+// ext4 image are here too (they need root, as the suite does): a forgotten
+// point's data, and an encrypted repository's old data key.
 #include <signal.h>
 #include <spawn.h>
 #include <sys/file.h>
@@ -103,6 +104,7 @@ TEST_F(Prune, TextOutputSaysWhatWasReclaimed) {
   EXPECT_EQ(h.exit_code, 0);
   EXPECT_THAT(h.out, HasSubstr("--shred"));
   EXPECT_THAT(h.out, HasSubstr("copy-on-write"));
+  EXPECT_THAT(h.out, HasSubstr("forgets key material"));
 }
 
 TEST_F(Prune, DamagedManifestOfAKeptPointDeletesNothing) {
@@ -289,6 +291,37 @@ TEST_F(Shred, MarkerOfAForgottenPointIsGoneFromTheRawImage) {
   RunResult r = rw({"restore", "2", "--to", out, "-q"});
   ASSERT_EQ(r.exit_code, 0) << describe(r);
   EXPECT_EQ(tree_diff(root + "/data", out + "/data"), "");
+}
+
+TEST_F(Shred, OldDataKeyOfAnEncryptedRepositoryIsGoneFromTheRawImage) {
+  // An encrypted repository on the image, every point forgotten: `prune
+  // --shred` replaces the data key, and the old key file's bytes, in the raw
+  // image before, are nowhere in it after. The repository takes a new point.
+  std::string pass = dir.sub("passphrase");
+  write_file(pass, "shred test passphrase\n", 0600);
+  write_file(root + "/data/f", random_bytes(50000, 5));
+  auto rw = [&](std::vector<std::string> args) {
+    std::vector<std::string> all{"--repo", repo, "--root", root, "--password-file", pass};
+    all.insert(all.end(), args.begin(), args.end());
+    return rwd::testing::rewind(all, {{"REWIND_INSECURE_TEST_KDF", "1"}});
+  };
+  ASSERT_EQ(rw({"init", "--encrypt"}).exit_code, 0);
+  ASSERT_EQ(rw({"-q", "create", "--path", "/data"}).exit_code, 0);
+  ASSERT_EQ(rw({"forget", "1"}).exit_code, 0);
+  const std::string old_key = read_file(repo + "/keys/data-1");
+  ASSERT_GT(old_key.size(), 100u);
+  ASSERT_TRUE(image_holds(old_key)) << "the key file must be on disk before";
+
+  RunResult p = rw({"--json", "prune", "--shred"});
+  ASSERT_EQ(p.exit_code, 0) << describe(p);
+  EXPECT_EQ(json::parse(p.out).at("key_forgotten"), true);
+  EXPECT_FALSE(std::filesystem::exists(repo + "/keys/data-1"));
+  EXPECT_FALSE(image_holds(old_key));
+
+  RunResult c = rw({"-q", "create", "--path", "/data"});
+  ASSERT_EQ(c.exit_code, 0) << describe(c);
+  RunResult v = rw({"verify", "--read-data"});
+  EXPECT_EQ(v.exit_code, 0) << describe(v);
 }
 
 }  // namespace
