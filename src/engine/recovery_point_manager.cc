@@ -147,6 +147,15 @@ Result<std::vector<int64_t>> RecoveryPointManager::forget(const std::vector<std:
       return fail(Error::invalid_state(
           "recovery point {} is pinned: `rewind modify {} --unpin` first", p.id, p.id));
   }
+  // Where rewindd (or boot-check) rolls an unconfirmed `run
+  // --confirm-within` change back to when its deadline passes.
+  REWIND_ASSIGN_OR_RETURN(auto confirmations, repo->catalog().list_confirmations());
+  for (const auto& c : confirmations)
+    if (c.state == "pending" && chosen.contains(c.pre_id))
+      return fail(Error::invalid_state(
+          "recovery point {} is the pre point of an unconfirmed change (confirmation {}): "
+          "`rewind confirm` it first, or let its deadline pass",
+          c.pre_id, c.id));
   // A post point without its pre cannot be undone the way `run` promises.
   for (const auto& p : points)
     if (p.pre_id != 0 && chosen.contains(p.pre_id) && !chosen.contains(p.id))

@@ -193,7 +193,11 @@ class Pruner {
     REWIND_TRY(repo_.load_index());
     std::vector<std::byte> buf;
     uint64_t done = 0;
-    for (const auto& [hex, what] : manifests_) {
+    for (const auto& entry : manifests_) {
+      // Named members, not a structured binding: clang 14 (the fuzz and
+      // tidy builds) cannot capture a binding in the lambda below.
+      const auto& hex = entry.first;
+      const auto& what = entry.second;
       progress("scan", ++done, manifests_.size());
       auto refuse = [&](const Error& e) {
         return fail(Error::corrupted_data(

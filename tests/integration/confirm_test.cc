@@ -77,6 +77,13 @@ TEST(Confirm, ConfirmedChangeStaysAndAnExpiredOneIsRolledBack) {
   r = f.run_setting("3", "1s");
   ASSERT_EQ(r.exit_code, 0) << describe(r);
   EXPECT_EQ(f.conf(), "version = 3\n");
+  // Its pre point is where the deadline rolls back to: it cannot be forgotten.
+  c = f.confirmations();
+  ASSERT_EQ(c.size(), 2u) << c.dump(1);
+  RunResult fg = f.box.rw({"forget", std::to_string(c[1]["pre"].get<int64_t>()),
+                           std::to_string(c[1]["post"].get<int64_t>())});
+  EXPECT_EQ(fg.exit_code, 16) << describe(fg);
+  EXPECT_NE(fg.err.find("unconfirmed change"), std::string::npos) << fg.err;
   // Before the deadline nothing happens.
   r = f.box.rw({"--json", "confirm", "--enforce"});
   EXPECT_EQ(r.exit_code, 0) << describe(r);
