@@ -113,11 +113,9 @@ class Sandbox {
   std::string repo;
 };
 
-// The non-empty lines of a log file, which is removed (the next read starts
-// afresh).
-// The ids `rewind list` shows, oldest first.
-inline std::vector<int64_t> listed(const Sandbox& box) {
-  RunResult r = box.rw({"--json", "list"});
+// The ids `rewind list` shows for the repository `repo`, oldest first.
+inline std::vector<int64_t> listed_in(const std::string& repo) {
+  RunResult r = rwd::testing::rewind({"--repo", repo, "--json", "list"});
   EXPECT_EQ(r.exit_code, 0) << describe(r);
   std::vector<int64_t> ids;
   auto j = nlohmann::json::parse(r.out, nullptr, false);
@@ -126,6 +124,11 @@ inline std::vector<int64_t> listed(const Sandbox& box) {
   return ids;
 }
 
+// The ids `rewind list` shows for the sandbox's repository, oldest first.
+inline std::vector<int64_t> listed(const Sandbox& box) { return listed_in(box.repo); }
+
+// The non-empty lines of a log file, which is removed (the next read starts
+// afresh).
 inline std::vector<std::string> take_lines(const std::string& path) {
   std::vector<std::string> out;
   std::ifstream in(path);

@@ -85,22 +85,13 @@ struct PruneFixture {
     ASSERT_EQ(f.exit_code, 0) << describe(f);
   }
 
-  std::set<int64_t> listed(const std::string& repo) const {
-    RunResult r = rwd::testing::rewind({"--repo", repo, "--json", "list"});
-    EXPECT_EQ(r.exit_code, 0) << describe(r);
-    std::set<int64_t> ids;
-    auto j = nlohmann::json::parse(r.out, nullptr, false);
-    if (j.is_array())
-      for (const auto& p : j) ids.insert(p.at("id").get<int64_t>());
-    return ids;
-  }
-
   // The repository `repo` verifies with every byte read, lists exactly the
   // kept points, and every kept point restores byte for byte.
   void expect_intact(const std::string& repo, const std::string& label) const {
     RunResult v = rwd::testing::rewind({"--repo", repo, "verify", "--read-data"});
     EXPECT_EQ(v.exit_code, 0) << label << ": " << describe(v);
-    EXPECT_EQ(listed(repo), kept) << label;
+    const std::vector<int64_t> ids = listed_in(repo);
+    EXPECT_EQ(std::set<int64_t>(ids.begin(), ids.end()), kept) << label;
     for (int64_t id : kept) {
       std::string out = box.dir.sub("restored");
       std::filesystem::remove_all(out);
