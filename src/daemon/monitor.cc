@@ -164,6 +164,14 @@ RoundReport Monitor::round(const MonitorEnv& env, const LoadedConfig& cfg, State
                     std::string("scope=") + (ar.partial ? "partial" : "full"), "reason=" + why},
                    0, msg);
   };
+  // What `starting` recorded did not happen: the record says so.
+  auto not_started = [&](const std::string& trigger, const std::string& points, int code,
+                         const std::string& why) {
+    audit_decision(**sys, boot, kDecisionRollback,
+                   {"finished", "trigger=" + trigger, "point=" + points, "result=not-started",
+                    "reason=" + why},
+                   code, why);
+  };
   // The automatic rollbacks of the catalog within the guard's window, and
   // every point an automatic rollback ever went to.
   auto recent_count = [&]() -> Result<int> {
@@ -236,11 +244,8 @@ RoundReport Monitor::round(const MonitorEnv& env, const LoadedConfig& cfg, State
         auto done = enforce_confirmations(**sys, now);
         if (!done) {
           decide("enforcing confirmations failed: " + done.error().message());
-          audit_decision(
-              **sys, boot, kDecisionRollback,
-              {"finished", "trigger=unconfirmed", fmt::format("point={}", fmt::join(expired, ",")),
-               "result=not-started", "reason=" + done.error().message()},
-              cli::exit_code_for(done.error().code()), done.error().message());
+          not_started("unconfirmed", fmt::format("{}", fmt::join(expired, ",")),
+                      cli::exit_code_for(done.error().code()), done.error().message());
         } else
           for (const auto& r : *done) after_rollback(r, kMsgConfirmRollback);
         if (rep.rolled_back) return rep;
@@ -304,15 +309,9 @@ RoundReport Monitor::round(const MonitorEnv& env, const LoadedConfig& cfg, State
     req.trigger = t.name;
     req.reason = t.reason;
     auto r = (*sys)->auto_rollback(req);
-    // What `starting` recorded did not happen: the record says so.
-    auto not_started = [&](int code, const std::string& why) {
-      audit_decision(**sys, boot, kDecisionRollback,
-                     {"finished", "trigger=" + t.name, fmt::format("point={}", point),
-                      "result=not-started", "reason=" + why},
-                     code, why);
-    };
     if (!r) {
-      not_started(cli::exit_code_for(r.error().code()), r.error().message());
+      not_started(t.name, std::to_string(point), cli::exit_code_for(r.error().code()),
+                  r.error().message());
       if (r.error().code() == ErrorCode::kBusy)
         decide("a person's operation holds the repository lock; the daemon does not act: " +
                r.error().message());
@@ -324,7 +323,7 @@ RoundReport Monitor::round(const MonitorEnv& env, const LoadedConfig& cfg, State
     // Failed before any operation ran (a damaged point fails its check
     // before anything changes): the next candidate.
     if (r->result == "failed" && r->operations.empty()) {
-      not_started(rollback_result_code(*r), r->message);
+      not_started(t.name, std::to_string(point), rollback_result_code(*r), r->message);
       decide(
           fmt::format("rollback to recovery point {} did not start ({}); trying the next "
                       "candidate",

@@ -28,6 +28,18 @@ using store::ChunkId;
 
 namespace {
 
+// The pre points of unconfirmed `run --confirm-within` changes, each with
+// why it stays: rewindd (or boot-check) rolls back to it when the deadline
+// passes, so neither retention nor `forget` may drop it.
+Result<std::map<int64_t, std::string>> held_for_confirmation(catalog::Catalog& cat) {
+  REWIND_ASSIGN_OR_RETURN(auto confirmations, cat.list_confirmations());
+  std::map<int64_t, std::string> held;
+  for (const auto& c : confirmations)
+    if (c.state == "pending")
+      held.emplace(c.pre_id, fmt::format("pre of unconfirmed change (confirmation {})", c.id));
+  return held;
+}
+
 std::string current_user() {
   uid_t uid = ::geteuid();
   struct passwd pw;
@@ -147,15 +159,12 @@ Result<std::vector<int64_t>> RecoveryPointManager::forget(const std::vector<std:
       return fail(Error::invalid_state(
           "recovery point {} is pinned: `rewind modify {} --unpin` first", p.id, p.id));
   }
-  // Where rewindd (or boot-check) rolls an unconfirmed `run
-  // --confirm-within` change back to when its deadline passes.
-  REWIND_ASSIGN_OR_RETURN(auto confirmations, repo->catalog().list_confirmations());
-  for (const auto& c : confirmations)
-    if (c.state == "pending" && chosen.contains(c.pre_id))
+  REWIND_ASSIGN_OR_RETURN(auto held, held_for_confirmation(repo->catalog()));
+  for (const auto& [id, why] : held)
+    if (chosen.contains(id))
       return fail(Error::invalid_state(
-          "recovery point {} is the pre point of an unconfirmed change (confirmation {}): "
-          "`rewind confirm` it first, or let its deadline pass",
-          c.pre_id, c.id));
+          "recovery point {} is the {}: `rewind confirm` it first, or let its deadline pass", id,
+          why));
   // A post point without its pre cannot be undone the way `run` promises.
   for (const auto& p : points)
     if (p.pre_id != 0 && chosen.contains(p.pre_id) && !chosen.contains(p.id))
@@ -181,13 +190,7 @@ Result<RetentionReport> RecoveryPointManager::apply_retention(const RetentionPol
   for (const auto& op : unfinished)
     for (int64_t n : {op.point, op.safety})
       if (n != 0) in_use.emplace(n, op.id);
-  // The pre point of an unconfirmed `run --confirm-within` change is where
-  // rewindd (or boot-check) rolls back to when its deadline passes.
-  std::map<int64_t, std::string> held;
-  REWIND_ASSIGN_OR_RETURN(auto confirmations, repo->catalog().list_confirmations());
-  for (const auto& c : confirmations)
-    if (c.state == "pending")
-      held.emplace(c.pre_id, fmt::format("pre of unconfirmed change (confirmation {})", c.id));
+  REWIND_ASSIGN_OR_RETURN(auto held, held_for_confirmation(repo->catalog()));
   std::vector<RetentionDecision> in;
   for (const auto& p : points) {
     RetentionDecision d;
