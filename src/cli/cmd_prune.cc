@@ -74,7 +74,12 @@ Command prune_command() {
                       human_bytes(r->reclaimed).c_str(), human_bytes(r->bytes_before).c_str(),
                       human_bytes(r->bytes_after).c_str(),
                       r->shredded ? "; deleted data overwritten" : "");
-          if (r->key_forgotten)
+          if (r->key_forgotten && r->dry_run)
+            std::printf(
+                "would forget key material: no recovery point is left, so the data key "
+                "(generation %llu) would be replaced and the old one overwritten\n",
+                n(r->data_key_generation));
+          else if (r->key_forgotten)
             std::printf(
                 "key material forgotten: no recovery point was left, so the data key was replaced "
                 "(generation %llu) and the old one overwritten\n",

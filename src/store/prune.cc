@@ -101,6 +101,9 @@ class Pruner {
     if (opts_.dry_run) {
       uint64_t max = repo_.config().max_pack_size;
       stats_.packs_written = (written_estimate_ + max - 1) / max;
+      // What forget_key_material() would do.
+      stats_.key_forgotten = opts_.shred && repo_.encrypted() && stats_.points == 0;
+      stats_.data_key_generation = repo_.data_key_generation();
       return stats_;
     }
     REWIND_TRY(repack());

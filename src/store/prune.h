@@ -56,7 +56,7 @@ struct PruneStats {
   uint64_t temp_removed = 0;    // leftover temporary files deleted
   bool shredded = false;
   // Encrypted, shredding and no point left: a new data key was written and
-  // the old one shredded (doc/format.md "Data key").
+  // the old one shredded (doc/format.md "Data key"); with dry_run, would be.
   bool key_forgotten = false;
   uint64_t data_key_generation = 0;  // in use after the prune (encrypted)
   uint64_t reclaimed() const { return bytes_before > bytes_after ? bytes_before - bytes_after : 0; }

@@ -167,6 +167,17 @@ TEST(EncryptedPrune, ShreddingTheLastPointForgetsTheDataKey) {
   EXPECT_EQ(key_material(box.repo), std::set<std::string>{"data-1"});
   EXPECT_EQ(read_file(keys + "data-1"), old_file);
 
+  // A dry run says that --shred would forget the key, and changes nothing.
+  RunResult dry = box.rw({"--json", "prune", "--shred", "--dry-run"});
+  ASSERT_EQ(dry.exit_code, 0) << describe(dry);
+  EXPECT_EQ(json::parse(dry.out).at("key_forgotten"), true) << dry.out;
+  EXPECT_EQ(json::parse(dry.out).at("data_key_generation"), 1) << dry.out;
+  RunResult dry_text = box.rw({"prune", "--shred", "--dry-run"});
+  ASSERT_EQ(dry_text.exit_code, 0) << describe(dry_text);
+  EXPECT_THAT(dry_text.out, HasSubstr("would forget key material")) << dry_text.out;
+  EXPECT_EQ(key_material(box.repo), std::set<std::string>{"data-1"});
+  EXPECT_EQ(read_file(keys + "data-1"), old_file);
+
   // --shred with no point left: a new data key, the old file gone.
   RunResult p = box.rw({"prune", "--shred"});
   ASSERT_EQ(p.exit_code, 0) << describe(p);
