@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "components/adapter.h"
+#include "support/test_support.h"
 
 namespace rwd::components {
 namespace {
@@ -45,8 +46,14 @@ TEST(AdapterGuard, ExceptionsBecomeErrorsAndResultsPassThrough) {
   Throwing inner;
   auto g = guard(inner);
   EXPECT_EQ(g->name(), "throwing");
-  // A Context needs real parts; the calls below never touch them.
-  Context* ctx = nullptr;
+  // Real parts (a repository in a temporary directory), which the calls
+  // below never touch.
+  rwd::testing::TempDir dir("rewind-guard");
+  auto repo = store::Repository::init(io::default_fs(), dir.sub("repo"), {});
+  ASSERT_TRUE(repo) << repo.error().message();
+  NullObserver quiet;
+  Context context{io::default_fs(), **repo, dir.path(), quiet};
+  Context* ctx = &context;
   ComponentSpec spec;
   store::ChunkId id{};
 
@@ -61,8 +68,8 @@ TEST(AdapterGuard, ExceptionsBecomeErrorsAndResultsPassThrough) {
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code(), ErrorCode::kCorruptedData);
 
-  store::ChunkWriter* writer = nullptr;
-  auto c = g->capture(*ctx, spec, *writer, std::nullopt);
+  store::ChunkWriter writer(**repo, 1);
+  auto c = g->capture(*ctx, spec, writer, std::nullopt);
   ASSERT_FALSE(c);
   EXPECT_EQ(c.error().code(), ErrorCode::kOther);
   EXPECT_NE(c.error().message().find("out of pixie dust"), std::string::npos);

@@ -73,8 +73,11 @@ TEST(Confirm, ConfirmedChangeStaysAndAnExpiredOneIsRolledBack) {
   EXPECT_EQ(c[0]["state"], "pending");
   r = f.box.rw({"confirm"});
   EXPECT_EQ(r.exit_code, 0) << describe(r);
-  // Second change, left unconfirmed past its deadline.
-  r = f.run_setting("3", "1s");
+  // Second change, left unconfirmed past its deadline: long enough for the
+  // checks below to run before it (also under the sanitizers), and waited
+  // out from when the run began.
+  const auto started = std::chrono::steady_clock::now();
+  r = f.run_setting("3", "5s");
   ASSERT_EQ(r.exit_code, 0) << describe(r);
   EXPECT_EQ(f.conf(), "version = 3\n");
   // Its pre point is where the deadline rolls back to: it cannot be forgotten.
@@ -88,7 +91,7 @@ TEST(Confirm, ConfirmedChangeStaysAndAnExpiredOneIsRolledBack) {
   r = f.box.rw({"--json", "confirm", "--enforce"});
   EXPECT_EQ(r.exit_code, 0) << describe(r);
   EXPECT_EQ(json::parse(r.out), json::array());
-  std::this_thread::sleep_for(std::chrono::milliseconds(1200));
+  std::this_thread::sleep_until(started + std::chrono::milliseconds(5200));
   r = f.box.rw({"--json", "confirm", "--enforce"});
   EXPECT_EQ(r.exit_code, 0) << describe(r);
   json reps = json::parse(r.out, nullptr, false);

@@ -7,6 +7,7 @@
 // `restore` takes a safety point that `undo` returns to.
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -230,7 +231,10 @@ TEST(EngineCancel, SigintRevertsToTheStateBeforeTheRollback) {
 }
 
 // A cancel that arrives while a component is being restored: the engine
-// stops at the next component and puts the restored one back.
+// stops at the next component and puts the restored one back. The rollback
+// is held still through the io seam at its first utimens (a's first
+// restored file) while the cancel is requested, so that it cannot finish
+// first however slow `rewind cancel` starts (under the sanitizers).
 TEST(EngineCancel, CancelDuringComponentRollbackRevertsRestoredComponents) {
   MultiFixture f("rewind-ops");
   f.populate(1, 4096);
@@ -249,13 +253,19 @@ TEST(EngineCancel, CancelDuringComponentRollbackRevertsRestoredComponents) {
   const std::string before = f.box.dir.sub("before");
   f.copy_all(before);
   f.take_log();
-  Background bg(f.box, {"rollback", std::to_string(id), "--yes"});
-  json op = wait_running(f.box, bg, "ComponentRollback");
-  ASSERT_TRUE(op.is_object()) << "ComponentRollback was never seen";
+  pid_t pid = spawn(rewind_argv(f.box, {"-q", "rollback", std::to_string(id), "--yes"},
+                                rwd::testing::rewind_faulty_binary()),
+                    {"REWIND_FAULT=stop:utimens:1"});
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, WUNTRACED), pid);
+  if (!WIFSTOPPED(status)) FAIL() << "the rollback ended before its first utimens: " << status;
+  json op = newest_op(f.box);
+  EXPECT_EQ(op["phase"], "ComponentRollback") << op.dump();
   RunResult c = f.rw({"cancel", std::to_string(op["operation"].get<int64_t>())});
   EXPECT_EQ(c.exit_code, 0) << describe(c);
-  RunResult r = bg.join();
-  EXPECT_EQ(r.exit_code, 130) << describe(r);
+  ::kill(pid, SIGCONT);
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 130) << status;
   expect_all_equal(f, before, "after a cancel during ComponentRollback");
   EXPECT_FALSE(exists_nofollow(f.dir_of("a") + "/bulk"));
   json st = newest_op(f.box);
@@ -601,7 +611,8 @@ TEST(EngineDpkg, LockFilesAreNeverCapturedOrRestored) {
   write_file(d.dpkg + "/lock", "lock-changed");
   RunResult diff = d.box.rw({"--json", "diff", "1", "--content"});
   ASSERT_EQ(diff.exit_code, 0) << describe(diff);
-  for (const auto& c : json::parse(diff.out)["changes"])
+  json changes = json::parse(diff.out)["changes"];
+  for (const auto& c : changes)
     EXPECT_EQ(c["path"].get<std::string>().find("lock"), std::string::npos) << c.dump();
   write_file(d.dpkg + "/status", "Package: foo\nVersion: 2.0\n");
   RunResult rb = d.box.rw({"rollback", "1", "--yes"});
