@@ -317,6 +317,9 @@ class RollbackSystem {
   // was attempted (bad point, busy repository); a failed rollback is a
   // report whose result says so (and is recorded).
   Result<AutoRollbackReport> auto_rollback(const AutoRollbackRequest& req);
+  // Who holds the repository's writer lock ("pid 123 (rollback)"), or none
+  // when it is free (then taken and released at once, as by any writer).
+  Result<std::optional<std::string>> repository_lock_holder();
   // Automatic rollbacks, newest first, taken at or after since_ns.
   Result<std::vector<AutoRollbackRecord>> list_auto_rollbacks(int64_t since_ns = 0);
   // Pending confirmations of `run --confirm-within` (and their fate).

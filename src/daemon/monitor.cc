@@ -154,6 +154,21 @@ RoundReport Monitor::round(const MonitorEnv& env, const LoadedConfig& cfg, State
       audit_decision(**sys, boot, kDecisionRefuse, {"trigger=" + trigger, "reason=" + why}, 0, msg);
     }
   };
+  // A person's operation (or any other writer) holds the repository lock:
+  // the daemon does not act, and says so once per holder rather than
+  // recording a rollback that started and did not at every round. Checked
+  // before the decision; the rollback's own open still catches a writer
+  // that comes in between. One message whatever fired, so that two
+  // triggers in one round do not make it new at every round.
+  auto lock_held = [&](const std::string& trigger) {
+    auto holder = (*sys)->repository_lock_holder();
+    if (!holder || !*holder) return false;
+    refuse(trigger, "the repository is locked by " + **holder,
+           fmt::format("{} holds the repository lock: the daemon does not roll back while it "
+                       "runs",
+                       **holder));
+    return true;
+  };
   // The decision to roll back, recorded before the rollback runs, so that
   // the log shows it even when the daemon dies during it.
   auto starting = [&](const std::string& trigger, const std::string& points, const std::string& why,
@@ -236,7 +251,7 @@ RoundReport Monitor::round(const MonitorEnv& env, const LoadedConfig& cfg, State
       if (!v.act) {
         refuse("unconfirmed", v.reason,
                "a --confirm-within deadline passed, not rolling back: " + v.reason);
-      } else {
+      } else if (!lock_held("unconfirmed")) {
         std::string why = boot ? "a --confirm-within deadline passed while the system was down"
                                : "a --confirm-within deadline passed";
         starting("unconfirmed", fmt::format("{}", fmt::join(expired, ",")), why,
@@ -281,6 +296,7 @@ RoundReport Monitor::round(const MonitorEnv& env, const LoadedConfig& cfg, State
            fmt::format("{} fired ({}), not rolling back: {}", t.name, t.reason, v.reason));
     return rep;
   }
+  if (lock_held(t.name)) return rep;
   auto points = (*sys)->list_recovery_points();
   auto ops = (*sys)->list_operations(50);
   auto recs = (*sys)->list_auto_rollbacks(0);

@@ -454,6 +454,15 @@ std::string Repository::describe_lock_holder(io::Fs& fs, int dirfd) {
   return s;
 }
 
+Result<std::optional<std::string>> Repository::lock_holder(io::Fs& fs, const std::string& path) {
+  REWIND_ASSIGN_OR_RETURN(io::Fd dir, fs.open_path(path, O_RDONLY | O_DIRECTORY));
+  REWIND_ASSIGN_OR_RETURN(io::Fd lock, fs.open_at(dir.get(), "lock", O_RDWR));
+  Status st = fs.flock(lock.get(), true, false);
+  if (!st && st.error().code() == ErrorCode::kBusy) return describe_lock_holder(fs, dir.get());
+  REWIND_TRY(st);
+  return std::optional<std::string>();  // released when `lock` closes
+}
+
 Status Repository::take_lock(const OpenOptions& opts) {
   REWIND_ASSIGN_OR_RETURN(lock_, fs_.open_at(dir_.get(), "lock", O_RDWR));
   Status st = fs_.flock(lock_.get(), true, false);

@@ -264,6 +264,10 @@ class Repository {
 
   // Holder description from the lock file ("pid 123: create"), if any.
   static std::string describe_lock_holder(io::Fs& fs, int dirfd);
+  // Who holds the writer lock of the repository at `path` ("pid 123
+  // (prune)"), or none when it is free. A probe: a free lock is taken and
+  // released at once, as an open for writing would.
+  static Result<std::optional<std::string>> lock_holder(io::Fs& fs, const std::string& path);
 
  private:
   Repository(io::Fs& fs, std::string path) : fs_(fs), path_(std::move(path)) {}

@@ -468,6 +468,10 @@ Result<AutoRollbackReport> RollbackSystem::auto_rollback(const AutoRollbackReque
   return engine::auto_rollback(impl_->manager, impl_->engine, impl_->auto_rollback, req);
 }
 
+Result<std::optional<std::string>> RollbackSystem::repository_lock_holder() {
+  return store::Repository::lock_holder(*impl_->fs_ptr, options().repository);
+}
+
 Result<std::vector<AutoRollbackRecord>> RollbackSystem::list_auto_rollbacks(int64_t since_ns) {
   REWIND_ASSIGN_OR_RETURN(auto repo, impl_->manager.open_repo(false, ""));
   REWIND_ASSIGN_OR_RETURN(auto rows, repo->catalog().list_auto_rollbacks(since_ns));

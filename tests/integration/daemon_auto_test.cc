@@ -4,7 +4,11 @@
 // stopped, as a bad update would), the daemon notices within its interval
 // and rolls the services component back; broken again within the guard's
 // window, it reports instead of rolling back a second time. Also: pause
-// stops automatic action, and resume re-arms it.
+// stops automatic action, and resume re-arms it; a person's rollback that
+// holds the repository lock wins.
+#include <signal.h>
+#include <sys/wait.h>
+
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
@@ -155,6 +159,67 @@ TEST_F(DaemonAutoTest, PauseStopsAutomaticActionUntilResume) {
   ASSERT_EQ(d.client({"resume"}).exit_code, 0);
   ASSERT_TRUE(eventually([&] { return d.status()["rollbacks"].size() == 1; }, 30)) << d.log();
   EXPECT_TRUE(tree.wait_running("app", true)) << d.log();
+}
+
+// A person's `rewind rollback` always wins: while it holds the repository
+// lock (held still through the io seam before its first rename), the
+// service has failed and the trigger is armed, yet the daemon does not roll
+// back and records that once, not at every round; the person's rollback
+// then finishes and the daemon has nothing left to do.
+TEST_F(DaemonAutoTest, PersonsRollbackHoldingTheLockWins) {
+  TestDaemon d(box, config(tree));
+  ASSERT_EQ(box.rw({"-q", "--config", d.config(), "create", "-n", "good"}).exit_code, 0);
+  break_service();
+  pid_t pid = spawn({rwd::testing::rewind_faulty_binary(), "--repo", box.repo, "--root", box.root,
+                     "--config", d.config(), "-q", "rollback", "1"},
+                    {"REWIND_FAULT=stop:rename:1"});
+  struct Reaper {
+    pid_t pid;
+    ~Reaper() {
+      if (pid > 0 && ::kill(pid, SIGKILL) == 0) ::waitpid(pid, nullptr, 0);
+    }
+  } reaper{pid};
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, WUNTRACED), pid);
+  ASSERT_TRUE(WIFSTOPPED(status)) << "the rollback ended before its first rename: " << status;
+  const std::string holder = rwd::testing::read_file(box.repo + "/lock");
+  ASSERT_NE(holder.find(fmt::format("pid {} (rollback)", pid)), std::string::npos) << holder;
+
+  d.start();
+  ASSERT_TRUE(eventually(
+      [&] {
+        return d.status().value("last_refusal", "").find("holds the repository lock") !=
+               std::string::npos;
+      },
+      20))
+      << d.log();
+  // Several more rounds (200 ms each) while the lock stays held.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1200));
+  EXPECT_EQ(d.status()["rollbacks"].size(), 0u) << d.log();
+  EXPECT_FALSE(tree.running("app"));
+  EXPECT_NE(d.status().value("last_refusal", "").find(fmt::format("pid {} (rollback)", pid)),
+            std::string::npos)
+      << d.status();
+
+  ::kill(pid, SIGCONT);
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  reaper.pid = -1;
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  ASSERT_TRUE(tree.wait_running("app", true)) << tree.status("app");
+  EXPECT_EQ(rwd::testing::read_file(tree.sv_dir() + "/app/run"), kSleeper);
+  std::this_thread::sleep_for(std::chrono::milliseconds(800));
+  EXPECT_EQ(d.status()["rollbacks"].size(), 0u) << d.log();
+
+  // One refusal naming the holder; no rollback recorded as started.
+  json refusals = audit_entries(box, "daemon refuse");
+  ASSERT_EQ(refusals.size(), 1u) << refusals.dump(2);
+  EXPECT_TRUE(has_argument(refusals[0], "trigger=service-failure")) << refusals[0];
+  EXPECT_NE(refusals[0]["message"].get<std::string>().find("(rollback) holds the repository lock"),
+            std::string::npos)
+      << refusals[0];
+  EXPECT_EQ(audit_entries(box, "daemon rollback").size(), 0u);
+  RunResult v = box.rw({"audit", "--verify"});
+  EXPECT_EQ(v.exit_code, 0) << describe(v);
 }
 
 // Still failing after the rollback (the only point holds the service
